@@ -1,0 +1,1 @@
+"""HTTP clients for Shopify and the suppliers, shared by the API and the workers."""

@@ -1,0 +1,1 @@
+"""Pure domain: classification, planning and payload normalisation. No IO."""

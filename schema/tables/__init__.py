@@ -1,0 +1,40 @@
+"""Every table dropsync stores, imported here so `SQLModel.metadata` knows all of them."""
+
+from schema.tables.inbox import SupplierDelivery, WebhookDelivery
+from schema.tables.push import Push
+from schema.tables.shop import ApiToken, App, Shop
+from schema.tables.shopify import (
+    ShopifyFulfillment,
+    ShopifyFulfillmentLine,
+    ShopifyFulfillmentOrder,
+    ShopifyFulfillmentOrderLine,
+    ShopifyLineItem,
+    ShopifyOrder,
+)
+from schema.tables.supplier import (
+    Package,
+    SupplierAccount,
+    SupplierAccountShop,
+    SupplierOrder,
+)
+from schema.tables.timeline import OrderEvent
+
+__all__ = [
+    "ApiToken",
+    "App",
+    "OrderEvent",
+    "Package",
+    "Push",
+    "Shop",
+    "ShopifyFulfillment",
+    "ShopifyFulfillmentLine",
+    "ShopifyFulfillmentOrder",
+    "ShopifyFulfillmentOrderLine",
+    "ShopifyLineItem",
+    "ShopifyOrder",
+    "SupplierAccount",
+    "SupplierAccountShop",
+    "SupplierDelivery",
+    "SupplierOrder",
+    "WebhookDelivery",
+]

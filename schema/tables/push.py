@@ -1,0 +1,47 @@
+"""The push ledger: one row per fulfilment dropsync creates or updates in Shopify.
+
+The row is written, with its idempotency key, before the Admin API is called; that is what makes
+a push exactly-once across crashes (see workers.jobs.push).
+"""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field
+
+from schema.base import SQLModel, bigint_id, created_at_field, shop_key
+
+__all__ = ["Push"]
+
+
+class Push(SQLModel, table=True):
+    __table_args__ = (
+        Index("uq_push_idempotency_key", "shop_id", "idempotency_key", unique=True),
+        Index("ix_push_order", "shop_id", "order_id"),
+    )
+
+    shop_id: int = shop_key()
+    push_id: int | None = bigint_id(generated=True)
+    order_id: int = Field(sa_type=BigInteger)
+    package_ids: list[int] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(BigInteger), nullable=False, server_default="{}"),
+    )
+    location_id: int | None = Field(default=None, sa_type=BigInteger)
+    idempotency_key: str
+    # create or update_tracking
+    kind: str
+    # pending, succeeded, adopted, failed (parked with Shopify's message)
+    status: str = Field(default="pending", sa_column_kwargs={"server_default": "pending"})
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    next_attempt_at: datetime | None = None
+    fulfillment_id: int | None = Field(default=None, sa_type=BigInteger)
+    request: dict[str, object] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default="{}"),
+    )
+    last_error: str | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+    completed_at: datetime | None = None

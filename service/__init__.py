@@ -1,0 +1,1 @@
+"""dropsync's HTTP edge: FastAPI app, settings, CLI and process wiring."""

@@ -1,0 +1,43 @@
+"""The FastAPI application: routes, error handlers and the lifespan that owns resources."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from service.errors import install_error_handlers
+from service.responses import JsonResponse
+from service.routes import health, metrics, shops
+from service.runtime import Resources, Runtime
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    runtime: Runtime, *, http_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """Build the app; `http_transport` lets tests route outbound calls to the simulators."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resources = await Resources.create(
+            runtime, application_name="dropsync-api", http_transport=http_transport
+        )
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            await resources.aclose()
+
+    app = FastAPI(
+        title="dropsync",
+        summary="Shopify ⇄ supplier fulfilment sync and mismatch report",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
+    install_error_handlers(app)
+    for router in (health.router, shops.router, metrics.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,5 @@
+"""The `dropsync` command."""
+
+from service.cli.main import app
+
+__all__ = ["app"]

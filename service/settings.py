@@ -1,0 +1,131 @@
+"""Runtime configuration, read from the environment and an optional `.env` file.
+
+Every variable carries the `DROPSYNC_` prefix. A value that does not parse stops start-up with
+one line naming the variable (see `service.cli`), never a traceback.
+"""
+
+import functools
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+_DEFAULT_DATA_DIR = Path(platformdirs.user_data_dir("dropsync", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All of dropsync's settings; the README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DROPSYNC_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="forbid",
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: `dropsync up` starts an embedded PostgreSQL.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL. Unset: `dropsync up` starts an embedded Redis.",
+    )
+    data_dir: Path = Field(
+        default=_DEFAULT_DATA_DIR,
+        description="Folder for the embedded servers' data and the generated secret key.",
+    )
+    secret_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Comma-separated Fernet keys; the first encrypts, all decrypt (rotation). "
+            "Unset: a key is generated once and kept in `<data_dir>/secret.key`."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="Public base URL Shopify and suppliers reach dropsync at (webhooks, OAuth).",
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="`json` for machines, `console` for people."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    queue_name: str = Field(
+        default="dropsync",
+        description="arq queue name; prefixes job ids so deployments can share a Redis.",
+    )
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_timeout: timedelta = Field(
+        default=timedelta(seconds=2),
+        description="How long a webhook waits on the database before answering 503.",
+    )
+    webhook_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Larger webhook bodies get 413."
+    )
+    payload_retention: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long raw webhook bodies are kept before their personal data is dropped.",
+    )
+    shopify_api_version: str = Field(default="2026-10", pattern=r"^\d{4}-\d{2}$")
+    shopify_graphql_url_template: str = Field(
+        default="https://{shop}/admin/api/{version}/graphql.json",
+        description="Shopify Admin GraphQL URL; `{shop}` and `{version}` are filled in.",
+    )
+    shopify_oauth_url_template: str = Field(
+        default="https://{shop}/admin/oauth/{endpoint}",
+        description="Shopify's OAuth endpoints; `{endpoint}` is `authorize` or `access_token`.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.split("://", 1)[0]
+        if scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
+            msg = "must start with postgresql://"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in {"redis", "rediss", "unix"}:
+            msg = "must start with redis://, rediss:// or unix://"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("shopify_graphql_url_template")
+    @classmethod
+    def _graphql_placeholders(cls, value: str) -> str:
+        if "{shop}" not in value or "{version}" not in value:
+            msg = "must contain {shop} and {version}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("shopify_oauth_url_template")
+    @classmethod
+    def _oauth_placeholders(cls, value: str) -> str:
+        if "{shop}" not in value or "{endpoint}" not in value:
+            msg = "must contain {shop} and {endpoint}"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def uses_embedded_servers(self) -> bool:
+        return self.database_url is None or self.redis_url is None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()

@@ -150,3 +150,9 @@ def test_top_level_paths_have_no_prefix() -> None:
 )
 def test_describe_names_json_types(value: object, expected: str) -> None:
     assert describe(value) == expected
+
+
+def test_load_json_object_wraps_top_level_object() -> None:
+    obj = load_json_object(b'{"id": 1}', what="body")
+    assert obj.path == ""
+    assert obj.req_int("id") == 1

@@ -1,0 +1,340 @@
+"""The ASGI app: Admin GraphQL endpoint, OAuth endpoints and `/_sim/` control endpoints.
+
+Shopify routes by host (`https://{shop}/admin/api/{version}/graphql.json`); the same routes
+also live under `/shops/{shop}/...` so a standalone simulator on 127.0.0.1 can serve many
+shops. Control endpoints (JSON) let out-of-process tests and benchmarks drive the state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from simulator.shopify.behaviour import UserErrors
+from simulator.shopify.executor import execute_admin_request
+from simulator.shopify.faults import FaultKind, FaultPlan
+from simulator.shopify.model import CallRecord, Shop
+from simulator.shopify.oauth import OAuthError
+from simulator.shopify.schema import ADMIN_API_VERSION
+from simulator.shopify.webhooks import WebhookKnobs
+
+if TYPE_CHECKING:
+    from simulator.shopify.simulator import ShopifySimulator
+
+__all__ = ["INVALID_TOKEN_BODY", "create_app"]
+
+INVALID_TOKEN_BODY = {
+    "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+}
+_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$")
+_OLDEST_SUPPORTED = "2025-10"
+
+
+def _served_version(requested: str) -> str | None:
+    """Return the version Shopify would serve, or None for a malformed one."""
+    if requested == "unstable":
+        return requested
+    if not _VERSION.match(requested):
+        return None
+    # Unsupported versions fall forward to the oldest supported one.
+    return max(requested, _OLDEST_SUPPORTED) if requested <= ADMIN_API_VERSION else requested
+
+
+def create_app(sim: ShopifySimulator) -> Starlette:
+    """Build the ASGI app serving `sim`."""
+    handlers = _Handlers(sim)
+    routes = [
+        Route("/admin/api/{version}/graphql.json", handlers.graphql, methods=["POST"]),
+        Route(
+            "/shops/{shop}/admin/api/{version}/graphql.json",
+            handlers.graphql,
+            methods=["POST"],
+        ),
+        Route("/admin/oauth/authorize", handlers.authorize, methods=["GET"]),
+        Route("/shops/{shop}/admin/oauth/authorize", handlers.authorize, methods=["GET"]),
+        Route("/admin/oauth/access_token", handlers.access_token, methods=["POST"]),
+        Route(
+            "/shops/{shop}/admin/oauth/access_token",
+            handlers.access_token,
+            methods=["POST"],
+        ),
+        *_control_routes(sim),
+    ]
+    return Starlette(routes=routes)
+
+
+class _Handlers:
+    def __init__(self, sim: ShopifySimulator) -> None:
+        self.sim = sim
+
+    def _shop(self, request: Request) -> Shop | None:
+        domain = request.path_params.get("shop")
+        if domain is None:
+            domain = request.headers.get("host", "").split(":")[0]
+        return self.sim.shops.get(domain)
+
+    async def graphql(self, request: Request) -> Response:
+        sim = self.sim
+        sim.tick()
+        shop = self._shop(request)
+        version = _served_version(request.path_params["version"])
+        if shop is None or version is None:
+            return JSONResponse({"errors": "Not Found"}, status_code=404)
+        if not sim.oauth.is_valid(shop.domain, request.headers.get("x-shopify-access-token")):
+            self._log(shop, "unauthorized", 401)
+            return JSONResponse(INVALID_TOKEN_BODY, status_code=401)
+        fault = sim.faults.draw(shop.domain)
+        early = await self._fault_before(shop, fault)
+        if early is not None:
+            return early
+        body = await _read_graphql_body(request)
+        outcome = execute_admin_request(
+            shop,
+            body,
+            api_version=version,
+            clock=sim.clock,
+            now=sim.now,
+            behaviour=sim.behaviour,
+            require_https_webhooks=sim.require_https_webhooks,
+        )
+        headers = {"X-Request-Id": str(uuid.uuid4()), "X-Shopify-API-Version": version}
+        status, outcome_name = outcome.status, outcome.outcome
+        if fault is FaultKind.APPLY_THEN_TIMEOUT:
+            await sim.sleep(sim.faults.plan_for(shop.domain).hang_seconds)
+            status, outcome_name = 504, f"fault:{fault.value}:{outcome.outcome}"
+        sim.calls.append(
+            CallRecord(
+                shop=shop.domain,
+                operation=outcome.operation,
+                operation_name=outcome.operation_name,
+                requested_cost=outcome.requested_cost,
+                actual_cost=outcome.actual_cost,
+                outcome=outcome_name,
+                at=sim.clock(),
+                http_status=status,
+                root_fields=outcome.root_fields,
+            )
+        )
+        if status == 504:
+            return JSONResponse({"errors": "Gateway Timeout"}, status_code=504)
+        return JSONResponse(outcome.body, status_code=status, headers=headers)
+
+    async def _fault_before(self, shop: Shop, fault: FaultKind) -> Response | None:
+        sim = self.sim
+        plan = sim.faults.plan_for(shop.domain)
+        if fault is FaultKind.SLOW:
+            await sim.sleep(plan.slow_seconds)
+            return None
+        if fault is FaultKind.SERVER_ERROR:
+            status = sim.faults.server_error_status(shop.domain)
+            self._log(shop, f"fault:{fault.value}", status)
+            if status == 502:
+                return PlainTextResponse("502 Bad Gateway", status_code=502)
+            return JSONResponse({"errors": "Internal Server Error"}, status_code=status)
+        if fault is FaultKind.RATE_LIMITED:
+            self._log(shop, f"fault:{fault.value}", 429)
+            return JSONResponse(
+                {
+                    "errors": "Exceeded 2 calls per second for api client. Reduce "
+                    "request rates to resume uninterrupted service."
+                },
+                status_code=429,
+                headers={"Retry-After": f"{plan.retry_after_seconds:.1f}"},
+            )
+        if fault is FaultKind.TIMEOUT:
+            await sim.sleep(plan.hang_seconds)
+            self._log(shop, f"fault:{fault.value}", 504)
+            return JSONResponse({"errors": "Gateway Timeout"}, status_code=504)
+        return None
+
+    def _log(self, shop: Shop, outcome: str, status: int) -> None:
+        self.sim.calls.append(
+            CallRecord(
+                shop=shop.domain,
+                operation="unknown",
+                operation_name=None,
+                requested_cost=None,
+                actual_cost=None,
+                outcome=outcome,
+                at=self.sim.clock(),
+                http_status=status,
+            )
+        )
+
+    async def authorize(self, request: Request) -> Response:
+        shop = self._shop(request)
+        if shop is None:
+            return JSONResponse({"errors": "Not Found"}, status_code=404)
+        try:
+            url = self.sim.oauth.authorize(shop, dict(request.query_params))
+        except OAuthError as error:
+            return JSONResponse(error.body, status_code=error.status)
+        return RedirectResponse(url, status_code=302)
+
+    async def access_token(self, request: Request) -> Response:
+        shop = self._shop(request)
+        if shop is None:
+            return JSONResponse({"errors": "Not Found"}, status_code=404)
+        form: dict[str, Any]
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                form = dict(await request.json())
+            except (ValueError, TypeError):
+                form = {}
+        else:
+            form = dict(await request.form())
+        try:
+            answer = self.sim.oauth.exchange(shop, form)
+        except OAuthError as error:
+            return JSONResponse(error.body, status_code=error.status)
+        return JSONResponse(answer)
+
+
+async def _read_graphql_body(request: Request) -> Any:
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/graphql"):
+        return {"query": raw.decode("utf-8", "replace")}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------ control
+
+
+def _control_routes(sim: ShopifySimulator) -> list[Route]:
+    async def body(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        return dict(json.loads(raw)) if raw else {}
+
+    async def create_shop(request: Request) -> Response:
+        spec = await body(request)
+        credentials = sim.add_shop(
+            spec.pop("domain"), **{k: v for k, v in spec.items() if v is not None}
+        )
+        return JSONResponse(asdict(credentials), status_code=201)
+
+    async def list_shops(_request: Request) -> Response:
+        return JSONResponse(sorted(sim.shops))
+
+    async def create_order(request: Request) -> Response:
+        spec = await body(request)
+        order = sim.create_order(request.path_params["shop"], **spec)
+        return JSONResponse(order, status_code=201)
+
+    async def get_order(request: Request) -> Response:
+        shop, order_id = request.path_params["shop"], request.path_params["order_id"]
+        summary = sim.order(shop, order_id)
+        summary["fulfillment_orders"] = sim.fulfillment_orders(shop, order_id)
+        summary["fulfillments"] = sim.fulfillments(shop, order_id)
+        return JSONResponse(summary)
+
+    async def list_fulfillments(request: Request) -> Response:
+        shop = request.path_params["shop"]
+        return JSONResponse(
+            {
+                "fulfillments": sim.fulfillments(shop),
+                "count_by_tracking": sim.fulfillment_count_by_tracking(shop),
+            }
+        )
+
+    async def act(request: Request) -> Response:
+        spec = await body(request)
+        action = spec.pop("action")
+        method = _ACTIONS.get(action)
+        if method is None:
+            return JSONResponse({"error": f"unknown action {action}"}, status_code=400)
+        try:
+            result = getattr(sim, method)(request.path_params["shop"], **spec)
+        except UserErrors as error:
+            return JSONResponse(
+                {"userErrors": [e.as_graphql() for e in error.errors]}, status_code=422
+            )
+        return JSONResponse({"result": result})
+
+    async def route(_request: Request) -> Response:
+        return JSONResponse({"fulfillment_order_ids": sim.route_orders()})
+
+    async def set_faults(request: Request) -> Response:
+        spec = await body(request)
+        domain = spec.pop("shop", None)
+        queued = spec.pop("queue", None)
+        if queued:
+            sim.queue_fault(queued["kind"], domain=domain, count=int(queued.get("count", 1)))
+        if spec.pop("clear", False):
+            sim.faults.clear()
+        if spec:
+            if "server_error_statuses" in spec:
+                spec["server_error_statuses"] = tuple(spec["server_error_statuses"])
+            sim.set_faults(FaultPlan(**spec), domain=domain)
+        return JSONResponse({"ok": True})
+
+    async def set_knobs(request: Request) -> Response:
+        spec = await body(request)
+        domain = spec.pop("shop", None)
+        if "default_url" in spec:
+            sim.set_default_webhook_url(spec.pop("default_url"), domain=domain)
+        if spec:
+            sim.set_webhook_knobs(WebhookKnobs(**spec), domain=domain)
+        return JSONResponse({"ok": True})
+
+    async def flush(request: Request) -> Response:
+        spec = await body(request)
+        records = await sim.deliver_webhooks(
+            include_future=bool(spec.get("include_future", False))
+        )
+        return JSONResponse({"deliveries": [asdict(r) for r in records]})
+
+    async def stats(_request: Request) -> Response:
+        return JSONResponse(sim.stats())
+
+    async def calls(request: Request) -> Response:
+        limit = int(request.query_params.get("limit", "1000"))
+        return JSONResponse([asdict(c) for c in sim.calls[-limit:]])
+
+    async def revoke(request: Request) -> Response:
+        spec = await body(request)
+        count = sim.revoke_token(request.path_params["shop"], spec.get("token"))
+        return JSONResponse({"revoked": count})
+
+    return [
+        Route("/_sim/shops", create_shop, methods=["POST"]),
+        Route("/_sim/shops", list_shops, methods=["GET"]),
+        Route("/_sim/shops/{shop}/orders", create_order, methods=["POST"]),
+        Route("/_sim/shops/{shop}/orders/{order_id}", get_order, methods=["GET"]),
+        Route("/_sim/shops/{shop}/fulfillments", list_fulfillments, methods=["GET"]),
+        Route("/_sim/shops/{shop}/actions", act, methods=["POST"]),
+        Route("/_sim/shops/{shop}/tokens/revoke", revoke, methods=["POST"]),
+        Route("/_sim/route", route, methods=["POST"]),
+        Route("/_sim/faults", set_faults, methods=["POST"]),
+        Route("/_sim/webhooks/knobs", set_knobs, methods=["POST"]),
+        Route("/_sim/webhooks/flush", flush, methods=["POST"]),
+        Route("/_sim/stats", stats, methods=["GET"]),
+        Route("/_sim/calls", calls, methods=["GET"]),
+    ]
+
+
+_ACTIONS = {
+    "hold": "hold_fulfillment_order",
+    "release": "release_fulfillment_order",
+    "split": "split_fulfillment_order",
+    "move": "move_fulfillment_order",
+    "cancel_fulfillment_order": "cancel_fulfillment_order",
+    "close_fulfillment_order": "close_fulfillment_order",
+    "cancel_order": "cancel_order",
+    "close_order": "close_order",
+    "mark_paid": "mark_order_paid",
+    "fulfil": "create_fulfillment",
+    "cancel_fulfillment": "cancel_fulfillment",
+    "update_tracking": "update_tracking",
+    "uninstall": "uninstall_app",
+}

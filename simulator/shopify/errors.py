@@ -56,7 +56,7 @@ _REWRITES: list[tuple[re.Pattern[str], Rewrite]] = [
     ),
     (
         re.compile(
-            r"Field '\w+\.(?P<field>\w+)' argument '(?P<arg>\w+)' of type .* is required"
+            r"Argument '\w+\.(?P<field>\w+)\((?P<arg>\w+):\)' of type .* is required"
         ),
         lambda m: (
             f"Field '{m['field']}' is missing required arguments: {m['arg']}",

@@ -74,7 +74,7 @@ class OAuthState:
     refresh_token_ttl: float = 7_776_000.0
     client_credentials_ttl: float = 86_399.0
     online_token_ttl: float = 86_399.0
-    tokens: dict[str, AccessToken] = field(default_factory=dict)
+    tokens: dict[tuple[str, str], AccessToken] = field(default_factory=dict)
     requests: list[AuthorizeRequest] = field(default_factory=list)
     _codes: dict[str, _Grant] = field(default_factory=dict)
     _refresh: dict[str, tuple[AccessToken, float]] = field(default_factory=dict)
@@ -92,12 +92,12 @@ class OAuthState:
             expires_at=self.clock() + ttl if ttl is not None else None,
             kind=kind,
         )
-        self.tokens[record.token] = record
+        self.tokens[(shop, record.token)] = record
         return record
 
     def is_valid(self, shop: str, token: str | None) -> bool:
-        record = self.tokens.get(token or "")
-        if record is None or record.revoked or record.shop != shop:
+        record = self.tokens.get((shop, token or ""))
+        if record is None or record.revoked:
             return False
         return record.expires_at is None or self.clock() < record.expires_at
 

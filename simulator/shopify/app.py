@@ -12,6 +12,7 @@ import re
 import uuid
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -183,19 +184,24 @@ class _Handlers:
         shop = self._shop(request)
         if shop is None:
             return JSONResponse({"errors": "Not Found"}, status_code=404)
-        form: dict[str, Any]
-        if request.headers.get("content-type", "").startswith("application/json"):
-            try:
-                form = dict(await request.json())
-            except (ValueError, TypeError):
-                form = {}
-        else:
-            form = dict(await request.form())
+        form = await _read_form(request)
         try:
             answer = self.sim.oauth.exchange(shop, form)
         except OAuthError as error:
             return JSONResponse(error.body, status_code=error.status)
         return JSONResponse(answer)
+
+
+async def _read_form(request: Request) -> dict[str, Any]:
+    """Read a JSON or urlencoded body (no multipart dependency needed)."""
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return {}
+        return dict(parsed) if isinstance(parsed, dict) else {}
+    return dict(parse_qsl(raw.decode("utf-8", "replace")))
 
 
 async def _read_graphql_body(request: Request) -> Any:

@@ -191,7 +191,6 @@ class ShopifySimulator:
         shop.installed = False
         self.outbox.enqueue(shop, "app/uninstalled", app_uninstalled_payload(shop))
         self.oauth.revoke(domain)
-        shop.subscriptions.clear()
 
     def revoke_token(self, domain: str, token: str | None = None) -> int:
         """Revoke one access token (or all of the shop's); later calls get 401."""

@@ -5,11 +5,11 @@ Public interface (everything else in this package is internal):
 `ShopifySimulator(*, seed=0, clock=time.monotonic, sleep=asyncio.sleep, epoch=None,
 routing_delay=0.2, http_client=None, require_https_webhooks=True,
 default_webhook_url=None)`
-    `clock` returns monotonic seconds (use `ManualClock` in tests); `sleep` is awaited for
-    slow answers and hangs (`ManualClock.sleep` advances time instead of waiting);
-    `epoch` is the wall-clock datetime at the clock's first reading; `http_client` is the
-    `httpx.AsyncClient` webhooks are sent with (route it to an ASGI app with
-    `httpx.ASGITransport`).
+    `clock` returns monotonic seconds (use `ManualClock` in tests); `sleep` is
+    awaited for slow answers and hangs (`ManualClock.sleep` advances time instead of
+    waiting); `epoch` is the wall-clock datetime at the clock's first reading;
+    `http_client` is the `httpx.AsyncClient` webhooks are sent with (route it to an
+    ASGI app with `httpx.ASGITransport`).
 
     sim.app                                   ASGI app (see "HTTP surface")
     sim.add_shop(domain, *, plan="standard", access_token=None, client_id=None,
@@ -52,7 +52,8 @@ default_webhook_url=None)`
     sim.set_webhook_knobs(WebhookKnobs(...) | None, *, domain=None)
     await sim.deliver_webhooks(*, include_future=False) -> [DeliveryRecord]
     sim.pending_webhooks() / sim.webhook_log
-    sim.start_background_delivery(*, interval=0.05) / await sim.stop_background_delivery()
+    sim.start_background_delivery(*, interval=0.05)
+    await sim.stop_background_delivery()
     Faults:
     sim.set_faults(FaultPlan(...) | None, *, domain=None)
     sim.queue_fault(FaultKind | str, *, domain=None, count=1)
@@ -63,7 +64,8 @@ default_webhook_url=None)`
 HTTP surface (`sim.app`):
     POST /admin/api/{version}/graphql.json            shop from the Host header
     POST /shops/{shop}/admin/api/{version}/graphql.json
-    GET  /admin/oauth/authorize, POST /admin/oauth/access_token (also under /shops/{shop})
+    GET  /admin/oauth/authorize, POST /admin/oauth/access_token
+                                                      (also under /shops/{shop})
     /_sim/...                                         JSON control endpoints (see docs)
 
 Also public: `load_admin_schema()` (the 2026-10 `GraphQLSchema`, cached per process),

@@ -1,8 +1,9 @@
 """The ASGI app: Admin GraphQL endpoint, OAuth endpoints and `/_sim/` control endpoints.
 
-Shopify routes by host (`https://{shop}/admin/api/{version}/graphql.json`); the same routes
-also live under `/shops/{shop}/...` so a standalone simulator on 127.0.0.1 can serve many
-shops. Control endpoints (JSON) let out-of-process tests and benchmarks drive the state.
+Shopify routes by host (`https://{shop}/admin/api/{version}/graphql.json`); the same
+routes also live under `/shops/{shop}/...` so a standalone simulator on 127.0.0.1 can
+serve many shops. Control endpoints (JSON) let out-of-process tests and benchmarks drive
+the state.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from simulator.shopify.behaviour import UserErrors
@@ -33,7 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["INVALID_TOKEN_BODY", "create_app"]
 
 INVALID_TOKEN_BODY = {
-    "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+    "errors": "[API] Invalid API key or access token "
+    "(unrecognized login or wrong password)"
 }
 _VERSION = re.compile(r"^\d{4}-(01|04|07|10)$")
 _OLDEST_SUPPORTED = "2025-10"
@@ -46,7 +53,11 @@ def _served_version(requested: str) -> str | None:
     if not _VERSION.match(requested):
         return None
     # Unsupported versions fall forward to the oldest supported one.
-    return max(requested, _OLDEST_SUPPORTED) if requested <= ADMIN_API_VERSION else requested
+    return (
+        max(requested, _OLDEST_SUPPORTED)
+        if requested <= ADMIN_API_VERSION
+        else requested
+    )
 
 
 def create_app(sim: ShopifySimulator) -> Starlette:
@@ -60,14 +71,16 @@ def create_app(sim: ShopifySimulator) -> Starlette:
             methods=["POST"],
         ),
         Route("/admin/oauth/authorize", handlers.authorize, methods=["GET"]),
-        Route("/shops/{shop}/admin/oauth/authorize", handlers.authorize, methods=["GET"]),
+        Route(
+            "/shops/{shop}/admin/oauth/authorize", handlers.authorize, methods=["GET"]
+        ),
         Route("/admin/oauth/access_token", handlers.access_token, methods=["POST"]),
         Route(
             "/shops/{shop}/admin/oauth/access_token",
             handlers.access_token,
             methods=["POST"],
         ),
-        *_control_routes(sim),
+        *_Control(sim).routes(),
     ]
     return Starlette(routes=routes)
 
@@ -89,7 +102,9 @@ class _Handlers:
         version = _served_version(request.path_params["version"])
         if shop is None or version is None:
             return JSONResponse({"errors": "Not Found"}, status_code=404)
-        if not sim.oauth.is_valid(shop.domain, request.headers.get("x-shopify-access-token")):
+        if not sim.oauth.is_valid(
+            shop.domain, request.headers.get("x-shopify-access-token")
+        ):
             self._log(shop, "unauthorized", 401)
             return JSONResponse(INVALID_TOKEN_BODY, status_code=401)
         fault = sim.faults.draw(shop.domain)
@@ -217,116 +232,128 @@ async def _read_graphql_body(request: Request) -> Any:
 # ------------------------------------------------------------------ control
 
 
-def _control_routes(sim: ShopifySimulator) -> list[Route]:
-    async def body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        return dict(json.loads(raw)) if raw else {}
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    return dict(json.loads(raw)) if raw else {}
 
-    async def create_shop(request: Request) -> Response:
-        spec = await body(request)
-        credentials = sim.add_shop(
-            spec.pop("domain"), **{k: v for k, v in spec.items() if v is not None}
-        )
+
+class _Control:
+    """`/_sim/` endpoints: drive and inspect the simulator over HTTP (JSON)."""
+
+    def __init__(self, sim: ShopifySimulator) -> None:
+        self.sim = sim
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/_sim/shops", self.create_shop, methods=["POST"]),
+            Route("/_sim/shops", self.list_shops, methods=["GET"]),
+            Route("/_sim/shops/{shop}/orders", self.create_order, methods=["POST"]),
+            Route(
+                "/_sim/shops/{shop}/orders/{order_id}", self.get_order, methods=["GET"]
+            ),
+            Route(
+                "/_sim/shops/{shop}/fulfillments", self.fulfillments, methods=["GET"]
+            ),
+            Route("/_sim/shops/{shop}/actions", self.act, methods=["POST"]),
+            Route("/_sim/shops/{shop}/tokens/revoke", self.revoke, methods=["POST"]),
+            Route("/_sim/route", self.route, methods=["POST"]),
+            Route("/_sim/faults", self.set_faults, methods=["POST"]),
+            Route("/_sim/webhooks/knobs", self.set_knobs, methods=["POST"]),
+            Route("/_sim/webhooks/flush", self.flush, methods=["POST"]),
+            Route("/_sim/stats", self.stats, methods=["GET"]),
+            Route("/_sim/calls", self.calls, methods=["GET"]),
+        ]
+
+    async def create_shop(self, request: Request) -> Response:
+        spec = await _json_body(request)
+        domain = spec.pop("domain")
+        options = {k: v for k, v in spec.items() if v is not None}
+        credentials = self.sim.add_shop(domain, **options)
         return JSONResponse(asdict(credentials), status_code=201)
 
-    async def list_shops(_request: Request) -> Response:
-        return JSONResponse(sorted(sim.shops))
+    async def list_shops(self, _request: Request) -> Response:
+        return JSONResponse(sorted(self.sim.shops))
 
-    async def create_order(request: Request) -> Response:
-        spec = await body(request)
-        order = sim.create_order(request.path_params["shop"], **spec)
+    async def create_order(self, request: Request) -> Response:
+        spec = await _json_body(request)
+        order = self.sim.create_order(request.path_params["shop"], **spec)
         return JSONResponse(order, status_code=201)
 
-    async def get_order(request: Request) -> Response:
+    async def get_order(self, request: Request) -> Response:
         shop, order_id = request.path_params["shop"], request.path_params["order_id"]
-        summary = sim.order(shop, order_id)
-        summary["fulfillment_orders"] = sim.fulfillment_orders(shop, order_id)
-        summary["fulfillments"] = sim.fulfillments(shop, order_id)
+        summary = self.sim.order(shop, order_id)
+        summary["fulfillment_orders"] = self.sim.fulfillment_orders(shop, order_id)
+        summary["fulfillments"] = self.sim.fulfillments(shop, order_id)
         return JSONResponse(summary)
 
-    async def list_fulfillments(request: Request) -> Response:
+    async def fulfillments(self, request: Request) -> Response:
         shop = request.path_params["shop"]
         return JSONResponse(
             {
-                "fulfillments": sim.fulfillments(shop),
-                "count_by_tracking": sim.fulfillment_count_by_tracking(shop),
+                "fulfillments": self.sim.fulfillments(shop),
+                "count_by_tracking": self.sim.fulfillment_count_by_tracking(shop),
             }
         )
 
-    async def act(request: Request) -> Response:
-        spec = await body(request)
-        action = spec.pop("action")
-        method = _ACTIONS.get(action)
+    async def act(self, request: Request) -> Response:
+        spec = await _json_body(request)
+        action = spec.pop("action", None)
+        method = _ACTIONS.get(str(action))
         if method is None:
             return JSONResponse({"error": f"unknown action {action}"}, status_code=400)
         try:
-            result = getattr(sim, method)(request.path_params["shop"], **spec)
+            result = getattr(self.sim, method)(request.path_params["shop"], **spec)
         except UserErrors as error:
             return JSONResponse(
                 {"userErrors": [e.as_graphql() for e in error.errors]}, status_code=422
             )
         return JSONResponse({"result": result})
 
-    async def route(_request: Request) -> Response:
-        return JSONResponse({"fulfillment_order_ids": sim.route_orders()})
+    async def revoke(self, request: Request) -> Response:
+        spec = await _json_body(request)
+        count = self.sim.revoke_token(request.path_params["shop"], spec.get("token"))
+        return JSONResponse({"revoked": count})
 
-    async def set_faults(request: Request) -> Response:
-        spec = await body(request)
+    async def route(self, _request: Request) -> Response:
+        return JSONResponse({"fulfillment_order_ids": self.sim.route_orders()})
+
+    async def set_faults(self, request: Request) -> Response:
+        spec = await _json_body(request)
         domain = spec.pop("shop", None)
         queued = spec.pop("queue", None)
-        if queued:
-            sim.queue_fault(queued["kind"], domain=domain, count=int(queued.get("count", 1)))
         if spec.pop("clear", False):
-            sim.faults.clear()
+            self.sim.faults.clear()
+        if queued:
+            count = int(queued.get("count", 1))
+            self.sim.queue_fault(queued["kind"], domain=domain, count=count)
         if spec:
             if "server_error_statuses" in spec:
                 spec["server_error_statuses"] = tuple(spec["server_error_statuses"])
-            sim.set_faults(FaultPlan(**spec), domain=domain)
+            self.sim.set_faults(FaultPlan(**spec), domain=domain)
         return JSONResponse({"ok": True})
 
-    async def set_knobs(request: Request) -> Response:
-        spec = await body(request)
+    async def set_knobs(self, request: Request) -> Response:
+        spec = await _json_body(request)
         domain = spec.pop("shop", None)
         if "default_url" in spec:
-            sim.set_default_webhook_url(spec.pop("default_url"), domain=domain)
+            self.sim.set_default_webhook_url(spec.pop("default_url"), domain=domain)
         if spec:
-            sim.set_webhook_knobs(WebhookKnobs(**spec), domain=domain)
+            self.sim.set_webhook_knobs(WebhookKnobs(**spec), domain=domain)
         return JSONResponse({"ok": True})
 
-    async def flush(request: Request) -> Response:
-        spec = await body(request)
-        records = await sim.deliver_webhooks(
+    async def flush(self, request: Request) -> Response:
+        spec = await _json_body(request)
+        records = await self.sim.deliver_webhooks(
             include_future=bool(spec.get("include_future", False))
         )
         return JSONResponse({"deliveries": [asdict(r) for r in records]})
 
-    async def stats(_request: Request) -> Response:
-        return JSONResponse(sim.stats())
+    async def stats(self, _request: Request) -> Response:
+        return JSONResponse(self.sim.stats())
 
-    async def calls(request: Request) -> Response:
+    async def calls(self, request: Request) -> Response:
         limit = int(request.query_params.get("limit", "1000"))
-        return JSONResponse([asdict(c) for c in sim.calls[-limit:]])
-
-    async def revoke(request: Request) -> Response:
-        spec = await body(request)
-        count = sim.revoke_token(request.path_params["shop"], spec.get("token"))
-        return JSONResponse({"revoked": count})
-
-    return [
-        Route("/_sim/shops", create_shop, methods=["POST"]),
-        Route("/_sim/shops", list_shops, methods=["GET"]),
-        Route("/_sim/shops/{shop}/orders", create_order, methods=["POST"]),
-        Route("/_sim/shops/{shop}/orders/{order_id}", get_order, methods=["GET"]),
-        Route("/_sim/shops/{shop}/fulfillments", list_fulfillments, methods=["GET"]),
-        Route("/_sim/shops/{shop}/actions", act, methods=["POST"]),
-        Route("/_sim/shops/{shop}/tokens/revoke", revoke, methods=["POST"]),
-        Route("/_sim/route", route, methods=["POST"]),
-        Route("/_sim/faults", set_faults, methods=["POST"]),
-        Route("/_sim/webhooks/knobs", set_knobs, methods=["POST"]),
-        Route("/_sim/webhooks/flush", flush, methods=["POST"]),
-        Route("/_sim/stats", stats, methods=["GET"]),
-        Route("/_sim/calls", calls, methods=["GET"]),
-    ]
+        return JSONResponse([asdict(c) for c in self.sim.calls[-limit:]])
 
 
 _ACTIONS = {

@@ -15,7 +15,10 @@ def invalid_id_error(value: Any) -> GraphQLError:
     """Return the top-level error Shopify gives for a malformed global id."""
     return GraphQLError(
         f"Invalid global id '{value}'",
-        extensions={"code": "argumentLiteralsIncompatible", "typeName": "CoercionError"},
+        extensions={
+            "code": "argumentLiteralsIncompatible",
+            "typeName": "CoercionError",
+        },
     )
 
 

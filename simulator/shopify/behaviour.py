@@ -1,9 +1,10 @@
 """The rules of the simulated shop: order routing, fulfilment, holds, moves, cancels.
 
-Every state change goes through `ShopBehaviour`, whether a GraphQL mutation asked for it or a
-test acted "underneath" the client (as the merchant or another app would). Failures a client
-can cause raise `UserErrors`, which the GraphQL layer turns into `userErrors`. Each change
-emits the webhook topics Shopify would send, with payloads built at trigger time.
+Every state change goes through `ShopBehaviour`, whether a GraphQL mutation asked for it
+or a test acted "underneath" the client (as the merchant or another app would). Failures
+a client can cause raise `UserErrors`, which the GraphQL layer turns into `userErrors`.
+Each change emits the webhook topics Shopify would send, with payloads built at trigger
+time.
 """
 
 from __future__ import annotations
@@ -79,15 +80,21 @@ class UserErrors(Exception):  # noqa: N818 - named after Shopify's `userErrors`
         self.errors = list(errors)
 
 
-def _refuse(field: Sequence[str] | None, message: str, code: str | None = None) -> UserErrors:
+def _refuse(
+    field: Sequence[str] | None, message: str, code: str | None = None
+) -> UserErrors:
     return UserErrors(
-        [UserErrorSpec(field=tuple(field) if field else None, message=message, code=code)]
+        [
+            UserErrorSpec(
+                field=tuple(field) if field else None, message=message, code=code
+            )
+        ]
     )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FulfillmentRequest:
-    """Part of `lineItemsByFulfillmentOrder`: an FO and optional (FO line item, qty)s."""
+    """One `lineItemsByFulfillmentOrder` entry: an FO and optional (item, qty)s."""
 
     fulfillment_order_id: int
     line_items: tuple[tuple[int, int], ...] | None = None
@@ -308,7 +315,7 @@ class ShopBehaviour:
         field = ["webhookSubscription", "uri"]
         if not uri:
             raise _refuse(field, "Address can't be blank")
-        allowed = ("https://", "pubsub://", "arn:aws:events:")
+        allowed: tuple[str, ...] = ("https://", "pubsub://", "arn:aws:events:")
         if not require_https:
             allowed = (*allowed, "http://")
         if not str(uri).startswith(allowed):
@@ -397,7 +404,9 @@ class ShopBehaviour:
             raise _refuse(field, "Line items by fulfillment order must not be empty.")
         found: list[FulfillmentOrder] = []
         for request in requests:
-            fulfillment_order = shop.fulfillment_orders.get(request.fulfillment_order_id)
+            fulfillment_order = shop.fulfillment_orders.get(
+                request.fulfillment_order_id
+            )
             if fulfillment_order is None:
                 raise _refuse(field, "Fulfillment order does not exist.")
             if fulfillment_order in found:
@@ -413,7 +422,9 @@ class ShopBehaviour:
                 )
             found.append(fulfillment_order)
         if len({fo.order_id for fo in found}) > 1:
-            raise _refuse(field, "All fulfillment orders must belong to the same order.")
+            raise _refuse(
+                field, "All fulfillment orders must belong to the same order."
+            )
         if len({fo.location_id for fo in found}) > 1:
             raise _refuse(
                 field, "All fulfillment orders must be assigned to the same location."
@@ -427,7 +438,9 @@ class ShopBehaviour:
         fulfillment_orders: list[FulfillmentOrder],
     ) -> list[tuple[FulfillmentOrder, FulfillmentOrderLineItem, int]]:
         picks: list[tuple[FulfillmentOrder, FulfillmentOrderLineItem, int]] = []
-        for request, fulfillment_order in zip(requests, fulfillment_orders, strict=True):
+        for request, fulfillment_order in zip(
+            requests, fulfillment_orders, strict=True
+        ):
             items = {item.id: item for item in fulfillment_order.line_items}
             if request.line_items is None:
                 picks += [
@@ -533,15 +546,17 @@ class ShopBehaviour:
         if len(fulfillment_order.holds) >= MAX_HOLDS:
             raise _refuse(
                 ["id"],
-                "The maximum number of fulfillment holds for this fulfillment order has "
-                "been reached.",
+                "The maximum number of fulfillment holds for this fulfillment order "
+                "has been reached.",
                 "FULFILLMENT_ORDER_HOLD_LIMIT_REACHED",
             )
-        if handle is not None and any(h.handle == handle for h in fulfillment_order.holds):
+        if handle is not None and any(
+            h.handle == handle for h in fulfillment_order.holds
+        ):
             raise _refuse(
                 ["fulfillmentHold", "handle"],
-                "The handle provided for the fulfillment hold is already in use by this "
-                "app for another hold on this fulfillment order.",
+                "The handle provided for the fulfillment hold is already in use by "
+                "this app for another hold on this fulfillment order.",
                 "DUPLICATE_FULFILLMENT_HOLD_HANDLE",
             )
         remaining = None
@@ -647,7 +662,9 @@ class ShopBehaviour:
             for item in fulfillment_order.line_items
             if item.remaining_quantity - kept.get(item.id, 0) > 0
         ]
-        self._check_quantities(fulfillment_order, line_items, ["fulfillmentOrderSplits"])
+        self._check_quantities(
+            fulfillment_order, line_items, ["fulfillmentOrderSplits"]
+        )
         if not rest:
             raise _refuse(
                 ["fulfillmentOrderSplits", "fulfillmentOrderLineItems"],
@@ -699,7 +716,9 @@ class ShopBehaviour:
             shop,
             "fulfillment_orders/moved",
             {
-                "original_fulfillment_order": fulfillment_order_brief(fulfillment_order),
+                "original_fulfillment_order": fulfillment_order_brief(
+                    fulfillment_order
+                ),
                 "moved_fulfillment_order": fulfillment_order_brief(moved),
                 "destination_location_id": gid("Location", location_id),
             },
@@ -738,7 +757,7 @@ class ShopBehaviour:
     def close_fulfillment_order(
         self, shop: Shop, fulfillment_order: FulfillmentOrder
     ) -> FulfillmentOrder:
-        """Mark an FO incomplete (`fulfillmentOrderClose`): nothing more ships from it."""
+        """Mark an FO incomplete (`fulfillmentOrderClose`): nothing more ships."""
         if fulfillment_order.status not in _LIVE_STATUSES:
             raise _refuse(["id"], "Fulfillment order is not in a closable state.")
         fulfillment_order.status = Status.INCOMPLETE

@@ -2,8 +2,8 @@
 
 Rules (shopify.dev rate limits, facts doc 4.1): scalars and enums cost 0, objects 1,
 interfaces and unions the maximum of their possible selections, connections 2 plus
-`first`/`last` times the cost of one node, and mutations 10. Edge and PageInfo wrappers and
-`userErrors` are free. The actual cost applies the same rules to what was returned.
+`first`/`last` times the cost of one node, and mutations 10. Edge and PageInfo wrappers
+and `userErrors` are free. The actual cost applies the same rules to what was returned.
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ class _CostWalker:
             if condition_type is parent or not is_abstract_type(parent):
                 direct += cost
             else:
-                branches[condition_type.name] = branches.get(condition_type.name, 0) + cost
+                branches[condition_type.name] = (
+                    branches.get(condition_type.name, 0) + cost
+                )
         return direct + max(branches.values(), default=0)
 
     def _field_cost(
@@ -162,7 +164,9 @@ class _CostWalker:
             multiplier = self._int_argument(node, "first") or 1
         return multiplier * (own + children)
 
-    def _page_size(self, node: FieldNode, definition: GraphQLField, path: list[str]) -> int:
+    def _page_size(
+        self, node: FieldNode, definition: GraphQLField, path: list[str]
+    ) -> int:
         first = self._int_argument(node, "first")
         last = self._int_argument(node, "last")
         size = first if first is not None else last
@@ -213,7 +217,9 @@ class CostMeter:
         self._schema = schema
         self.actual = 0
 
-    def record(self, parent: GraphQLObjectType, field_type: GraphQLOutputType, value: Any) -> None:
+    def record(
+        self, parent: GraphQLObjectType, field_type: GraphQLOutputType, value: Any
+    ) -> None:
         """Count what one resolved field really returned."""
         if value is None:
             return

@@ -1,9 +1,9 @@
 """Top-level GraphQL errors in the shapes Shopify (graphql-ruby) returns them.
 
 Validation failures answer HTTP 200 with `{"errors": [{message, locations, path,
-extensions: {code, ...}}]}`; the common graphql-core messages are rewritten to graphql-ruby's
-wording and codes (`undefinedField`, `argumentNotAccepted`, ...). Throttling and the cost
-ceiling use Shopify's `THROTTLED` and `MAX_COST_EXCEEDED` codes.
+extensions: {code, ...}}]}`; the common graphql-core messages are rewritten to
+graphql-ruby's wording and codes (`undefinedField`, `argumentNotAccepted`, ...).
+Throttling and the cost ceiling use Shopify's `THROTTLED` and `MAX_COST_EXCEEDED` codes.
 """
 
 from __future__ import annotations
@@ -137,7 +137,10 @@ def _field_paths(document: DocumentNode) -> dict[int, list[str]]:
             return
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                path = [*prefix, selection.alias.value if selection.alias else selection.name.value]
+                path = [
+                    *prefix,
+                    selection.alias.value if selection.alias else selection.name.value,
+                ]
                 paths[id(selection)] = path
                 walk(selection.selection_set, path)
             else:

@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     FragmentDefinitionNode,
     GraphQLError,
     OperationDefinitionNode,
-    OperationType,
     execute,
     get_operation_ast,
 )
@@ -37,7 +37,12 @@ from simulator.shopify.model import Shop
 from simulator.shopify.resolvers import field_resolver, type_resolver
 from simulator.shopify.schema import load_admin_schema, parse_and_validate
 
-__all__ = ["GraphQLOutcome", "execute_admin_request", "refill_bucket", "throttle_status"]
+__all__ = [
+    "GraphQLOutcome",
+    "execute_admin_request",
+    "refill_bucket",
+    "throttle_status",
+]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -81,6 +86,14 @@ def _cost_extension(shop: Shop, requested: int, actual: int | None) -> dict[str,
     }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Prepared:
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    variables: dict[str, Any]
+    operation_name: str | None
+
+
 def execute_admin_request(
     shop: Shop,
     body: Any,
@@ -92,6 +105,54 @@ def execute_admin_request(
     require_https_webhooks: bool,
 ) -> GraphQLOutcome:
     """Run one `POST .../graphql.json` body against the shop."""
+    prepared = _prepare(body)
+    if isinstance(prepared, GraphQLOutcome):
+        return prepared
+    operation = prepared.operation
+    outcome = GraphQLOutcome(
+        status=200,
+        body={},
+        outcome="ok",
+        operation=operation.operation.value,
+        operation_name=operation.name.value if operation.name else None,
+        root_fields=_root_fields(operation),
+    )
+    fragments = {
+        d.name.value: d
+        for d in prepared.document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+    report = requested_cost(
+        load_admin_schema(), operation, fragments, prepared.variables
+    )
+    outcome.requested_cost = report.requested
+    refill_bucket(shop, clock())
+    refusal = _refusal(shop, report.requested, report.errors)
+    if refusal is not None:
+        outcome.body, outcome.outcome = refusal
+        return outcome
+    shop.bucket_available -= report.requested
+    context = ExecutionContext(
+        shop=shop,
+        behaviour=behaviour,
+        meter=CostMeter(load_admin_schema()),
+        api_version=api_version,
+        now=now,
+        require_https_webhooks=require_https_webhooks,
+    )
+    result = _run(prepared, context)
+    actual = min(context.meter.actual, report.requested)
+    shop.bucket_available += report.requested - actual
+    outcome.actual_cost = actual
+    outcome.body = _result_body(result)
+    outcome.body["extensions"] = _cost_extension(shop, report.requested, actual)
+    if result.errors:
+        outcome.outcome = "partial" if result.data else "error"
+    return outcome
+
+
+def _prepare(body: Any) -> _Prepared | GraphQLOutcome:
+    """Parse, validate and coerce variables, or return the refusal."""
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return GraphQLOutcome(
             status=400,
@@ -116,72 +177,41 @@ def execute_admin_request(
     )
     if isinstance(coerced, list):
         return _refused([_variable_error(e, variables) for e in coerced], "invalid")
-    outcome = GraphQLOutcome(
-        status=200,
-        body={},
-        outcome="ok",
-        operation=operation.operation.value,
-        operation_name=operation.name.value if operation.name else None,
-        root_fields=_root_fields(operation),
+    return _Prepared(
+        document=parsed.document,
+        operation=operation,
+        variables=variables,
+        operation_name=operation_name,
     )
-    fragments = {
-        d.name.value: d
-        for d in parsed.document.definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    report = requested_cost(load_admin_schema(), operation, fragments, variables)
-    outcome.requested_cost = report.requested
-    refill_bucket(shop, clock())
-    if report.errors:
-        outcome.body, outcome.outcome = {"errors": report.errors}, "invalid"
-        return outcome
-    if report.requested > MAX_QUERY_COST:
-        outcome.body = {
-            "errors": [max_cost_error(report.requested)],
-            "extensions": _cost_extension(shop, report.requested, None),
-        }
-        outcome.outcome = "max_cost_exceeded"
-        return outcome
-    if shop.bucket_available < report.requested:
-        outcome.body = {
+
+
+def _refusal(
+    shop: Shop, requested: int, errors: list[dict[str, Any]]
+) -> tuple[dict[str, Any], str] | None:
+    """Return (body, outcome) when the request may not run, else None."""
+    if errors:
+        return {"errors": errors}, "invalid"
+    if requested > MAX_QUERY_COST:
+        return {
+            "errors": [max_cost_error(requested)],
+            "extensions": _cost_extension(shop, requested, None),
+        }, "max_cost_exceeded"
+    if shop.bucket_available < requested:
+        return {
             "errors": [throttled_error()],
-            "extensions": _cost_extension(shop, report.requested, None),
-        }
-        outcome.outcome = "throttled"
-        return outcome
-    shop.bucket_available -= report.requested
-    context = ExecutionContext(
-        shop=shop,
-        behaviour=behaviour,
-        meter=CostMeter(load_admin_schema()),
-        api_version=api_version,
-        now=now,
-        require_https_webhooks=require_https_webhooks,
-    )
-    result = _run(parsed.document, operation, context, variables, operation_name)
-    actual = min(context.meter.actual, report.requested)
-    shop.bucket_available += report.requested - actual
-    outcome.actual_cost = actual
-    outcome.body = _result_body(result)
-    outcome.body["extensions"] = _cost_extension(shop, report.requested, actual)
-    if result.errors:
-        outcome.outcome = "partial" if result.data else "error"
-    return outcome
+            "extensions": _cost_extension(shop, requested, None),
+        }, "throttled"
+    return None
 
 
-def _run(
-    document: Any,
-    operation: OperationDefinitionNode,
-    context: ExecutionContext,
-    variables: dict[str, Any],
-    operation_name: str | None,
-) -> ExecutionResult:
+def _run(prepared: _Prepared, context: ExecutionContext) -> ExecutionResult:
+    operation = prepared.operation
     result = execute(
         load_admin_schema(),
-        document,
+        prepared.document,
         context_value=context,
-        variable_values=variables,
-        operation_name=operation_name
+        variable_values=prepared.variables,
+        operation_name=prepared.operation_name
         or (operation.name.value if operation.name else None),
         field_resolver=field_resolver,
         type_resolver=type_resolver,
@@ -234,7 +264,3 @@ def _print_type(type_node: Any) -> str:
     from graphql import print_ast  # noqa: PLC0415 - only needed on this error path
 
     return str(print_ast(type_node))
-
-
-def is_mutation(operation: OperationDefinitionNode) -> bool:
-    return operation.operation is OperationType.MUTATION

@@ -1,7 +1,7 @@
 """Injected failures of the Admin API: 5xx, 429, slow answers, hangs, lost answers.
 
-A `FaultPlan` gives per-call probabilities, drawn from a seeded `random.Random` so a run is
-reproducible. `queue` forces the next calls to fail in a given way, for exact tests.
+A `FaultPlan` gives per-call probabilities, drawn from a seeded `random.Random` so a run
+is reproducible. `queue` forces the next calls to fail in a given way, for exact tests.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ class FaultInjector:
     def plan_for(self, shop: str) -> FaultPlan:
         return self._plans.get(shop) or self._plans.get(None) or FaultPlan()
 
-    def queue(self, kind: FaultKind, *, shop: str | None = None, count: int = 1) -> None:
+    def queue(
+        self, kind: FaultKind, *, shop: str | None = None, count: int = 1
+    ) -> None:
         self._queued.setdefault(shop, deque()).extend([kind] * count)
 
     def clear(self) -> None:

@@ -1,4 +1,4 @@
-"""Shopify-style ids: 64-bit integers exposed as `gid://shopify/<Type>/<id>` global ids."""
+"""Shopify-style ids: 64-bit integers exposed as `gid://shopify/<Type>/<id>`."""
 
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ def parse_gid(value: str) -> tuple[str, int] | None:
 
 
 class IdAllocator:
-    """Hand out increasing ids above 2**53, like Shopify's (which break float parsing)."""
+    """Hand out increasing ids above 2**53, like Shopify's (beyond float precision)."""
 
-    def __init__(self, rng: random.Random, *, start: int = 9_007_199_254_740_993) -> None:
+    def __init__(
+        self, rng: random.Random, *, start: int = 9_007_199_254_740_993
+    ) -> None:
         self._rng = rng
         self._next = start + rng.randrange(1_000_000)
 

@@ -1,4 +1,4 @@
-"""In-memory state of simulated shops: orders, fulfillment orders, fulfillments, webhooks.
+"""In-memory state of simulated shops: orders, fulfillment orders, webhooks, tokens.
 
 Plain mutable records; the rules that change them live in `behaviour.py`. Statuses use
 Shopify's GraphQL enum spellings (`OPEN`, `IN_PROGRESS`, ...).

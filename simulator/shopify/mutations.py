@@ -1,4 +1,4 @@
-"""Mutation resolvers: parse inputs, call `ShopBehaviour`, shape payloads and userErrors."""
+"""Mutation resolvers: parse inputs, call `ShopBehaviour`, shape payloads."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def _fulfillment_order(shop: Shop, value: Any, field: list[str]) -> FulfillmentO
     return fulfillment_order
 
 
-def _fulfillment_create(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
+def _fulfillment_create(
+    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
+) -> Payload:
     spec = args["fulfillment"]
     try:
         requests = []
@@ -63,7 +65,9 @@ def _fulfillment_create(_root: Any, ctx: ExecutionContext, args: dict[str, Any])
     return {"fulfillment": fulfillment, "userErrors": []}
 
 
-def _tuple_or_none(pairs: list[tuple[int, int]] | None) -> tuple[tuple[int, int], ...] | None:
+def _tuple_or_none(
+    pairs: list[tuple[int, int]] | None,
+) -> tuple[tuple[int, int], ...] | None:
     return tuple(pairs) if pairs is not None else None
 
 
@@ -75,7 +79,9 @@ def _fulfillment_by_id(ctx: ExecutionContext, value: Any, field: str) -> Any:
     return fulfillment
 
 
-def _tracking_update(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
+def _tracking_update(
+    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
+) -> Payload:
     try:
         fulfillment = _fulfillment_by_id(ctx, args["fulfillmentId"], "fulfillmentId")
         ctx.behaviour.update_tracking(
@@ -86,7 +92,9 @@ def _tracking_update(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) ->
     return {"fulfillment": fulfillment, "userErrors": []}
 
 
-def _fulfillment_cancel(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
+def _fulfillment_cancel(
+    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
+) -> Payload:
     try:
         fulfillment = _fulfillment_by_id(ctx, args["id"], "id")
         ctx.behaviour.cancel_fulfillment(ctx.shop, fulfillment)
@@ -193,7 +201,9 @@ def _split(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
 def _fo_cancel(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
     try:
         fulfillment_order = _fulfillment_order(ctx.shop, args["id"], ["id"])
-        replacement = ctx.behaviour.cancel_fulfillment_order(ctx.shop, fulfillment_order)
+        replacement = ctx.behaviour.cancel_fulfillment_order(
+            ctx.shop, fulfillment_order
+        )
     except UserErrors as error:
         return _errors(error, fulfillmentOrder=None, replacementFulfillmentOrder=None)
     return {

@@ -1,8 +1,8 @@
-"""OAuth: authorization code grant (with expiring offline tokens), refresh, client credentials.
+"""OAuth: authorization code (expiring tokens too), refresh, client credentials.
 
-`authorize` answers `GET /admin/oauth/authorize` with a redirect whose query string carries
-`code`, `host`, `shop`, `state`, `timestamp` and `hmac` (hex HMAC-SHA256 of the other
-parameters sorted by key and joined as `k=v&...`, keyed by the client secret).
+`authorize` answers `GET /admin/oauth/authorize` with a redirect whose query string
+carries `code`, `host`, `shop`, `state`, `timestamp` and `hmac` (hex HMAC-SHA256 of the
+other parameters sorted by key and joined as `k=v&...`, keyed by the client secret).
 `exchange` answers `POST /admin/oauth/access_token` (facts doc 5.1-5.2).
 """
 
@@ -25,7 +25,7 @@ CODE_TTL_SECONDS = 600.0
 
 
 def oauth_query_hmac(params: Mapping[str, str], secret: str) -> str:
-    """Hex HMAC-SHA256 of the sorted query string without `hmac`, as Shopify signs it."""
+    """Hex HMAC-SHA256 of the sorted query without `hmac`, as Shopify signs it."""
     message = "&".join(
         f"{key}={value}" for key, value in sorted(params.items()) if key != "hmac"
     )
@@ -83,7 +83,13 @@ class OAuthState:
         return f"{prefix}{self.rng.getrandbits(128):032x}"
 
     def issue(
-        self, shop: str, *, scope: str, kind: str, ttl: float | None, token: str | None = None
+        self,
+        shop: str,
+        *,
+        scope: str,
+        kind: str,
+        ttl: float | None,
+        token: str | None = None,
     ) -> AccessToken:
         record = AccessToken(
             token=token or self._secret("shpat_"),
@@ -160,12 +166,11 @@ class OAuthState:
 
     def exchange(self, shop: Shop, form: Mapping[str, Any]) -> dict[str, Any]:
         """Answer `POST /admin/oauth/access_token` for any supported grant."""
-        if form.get("client_id") != shop.client_id or form.get(
-            "client_secret"
-        ) != shop.client_secret:
-            raise OAuthError(
-                401, "invalid_client", "Client authentication failed."
-            )
+        if (
+            form.get("client_id") != shop.client_id
+            or form.get("client_secret") != shop.client_secret
+        ):
+            raise OAuthError(401, "invalid_client", "Client authentication failed.")
         grant_type = form.get("grant_type") or "authorization_code"
         if grant_type == "authorization_code":
             return self._from_code(shop, form)
@@ -183,7 +188,9 @@ class OAuthState:
                 "scope": record.scope,
                 "expires_in": int(self.client_credentials_ttl),
             }
-        raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}")
+        raise OAuthError(
+            400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}"
+        )
 
     def _from_code(self, shop: Shop, form: Mapping[str, Any]) -> dict[str, Any]:
         grant = self._codes.get(str(form.get("code") or ""))

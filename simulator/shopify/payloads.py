@@ -1,8 +1,8 @@
 """REST-style webhook payloads, shaped like Shopify's documented examples.
 
 Key sets and order follow the `orders/create`, `fulfillments/create` and
-`fulfillment_orders/*` samples of the 2026-01 docs. Numeric ids are full 64-bit integers;
-`admin_graphql_api_id` carries the same id as a GraphQL global id.
+`fulfillment_orders/*` samples of the 2026-01 docs. Numeric ids are full 64-bit
+integers; `admin_graphql_api_id` carries the same id as a GraphQL global id.
 """
 
 from __future__ import annotations
@@ -218,7 +218,9 @@ def order_payload(shop: Shop, order: Order) -> dict[str, Any]:
         "total_discounts_set": zero,
         "total_line_items_price": money_total,
         "total_line_items_price_set": _money(total, currency),
-        "total_outstanding": "0.00" if order.financial_status == "paid" else money_total,
+        "total_outstanding": "0.00"
+        if order.financial_status == "paid"
+        else money_total,
         "total_price": money_total,
         "total_price_set": _money(total, currency),
         "total_shipping_price_set": zero,
@@ -314,14 +316,19 @@ def placed_on_hold_payload(
 ) -> dict[str, Any]:
     """Return the `fulfillment_orders/placed_on_hold` webhook body."""
     brief = fulfillment_order_brief(fulfillment_order)
-    brief["fulfillment_holds"] = [hold_payload(hold) for hold in fulfillment_order.holds]
+    brief["fulfillment_holds"] = [
+        hold_payload(hold) for hold in fulfillment_order.holds
+    ]
     return {
         "fulfillment_order": brief,
         "remaining_fulfillment_order": (
             fulfillment_order_brief(remaining) if remaining else None
         ),
         "held_fulfillment_order_line_items": [
-            {"id": gid("FulfillmentOrderLineItem", item.id), "quantity": item.total_quantity}
+            {
+                "id": gid("FulfillmentOrderLineItem", item.id),
+                "quantity": item.total_quantity,
+            }
             for item in fulfillment_order.line_items
         ],
         "created_fulfillment_hold": hold_payload(created_hold),

@@ -1,10 +1,10 @@
 """GraphQL resolvers that read and change the in-memory shop.
 
 One generic field resolver serves the whole 2026-10 schema: it looks up a resolver for
-(type, field) in `RESOLVERS`, falls back to dict keys (payloads, connections), and otherwise
-returns an empty value of the right shape (null, `[]`, `false`, an empty object), so a valid
-query for a field the simulator does not model never crashes. Every resolved field is
-metered for the actual query cost.
+(type, field) in `RESOLVERS`, falls back to dict keys (payloads, connections), and
+otherwise returns an empty value of the right shape (null, `[]`, `false`, an empty
+object), so a valid query for a field the simulator does not model never crashes. Every
+resolved field is metered for the actual query cost.
 """
 
 from __future__ import annotations
@@ -79,7 +79,9 @@ _SCALAR_ZERO: dict[str, Any] = {
 }
 
 
-def field_resolver(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+def field_resolver(
+    source: Any, info: GraphQLResolveInfo[ExecutionContext], **args: Any
+) -> Any:
     """Resolve any field of the schema (see module docstring)."""
     context: ExecutionContext = info.context
     table = RESOLVERS.get(info.parent_type.name)
@@ -96,7 +98,9 @@ def field_resolver(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
 
 
 def type_resolver(
-    value: Any, _info: GraphQLResolveInfo, abstract_type: GraphQLAbstractType
+    value: Any,
+    _info: GraphQLResolveInfo[ExecutionContext],
+    abstract_type: GraphQLAbstractType,
 ) -> str | None:
     """Name the concrete type of an interface or union value."""
     if isinstance(value, dict):
@@ -135,7 +139,11 @@ def _find_node(shop: Shop, value: Any) -> Any:
     if type_name == "LineItem":
         order_id = shop.line_item_index.get(number)
         order = shop.orders.get(order_id) if order_id else None
-        return next((i for i in order.line_items if i.id == number), None) if order else None
+        return (
+            next((i for i in order.line_items if i.id == number), None)
+            if order
+            else None
+        )
     if type_name == "FulfillmentOrderLineItem":
         fo_id = shop.fo_line_item_index.get(number)
         fo = shop.fulfillment_orders.get(fo_id) if fo_id else None
@@ -168,7 +176,9 @@ def _orders(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Any:
         "PROCESSED_AT": lambda o: (o.created_at.timestamp(), o.id),
         "ORDER_NUMBER": lambda o: (o.number, o.id),
     }
-    return connection(orders, args, key=key_functions.get(sort_key, lambda o: (o.id, o.id)))
+    return connection(
+        orders, args, key=key_functions.get(sort_key, lambda o: (o.id, o.id))
+    )
 
 
 def _fulfillment_orders(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Any:
@@ -252,9 +262,7 @@ def _display_fulfillment_status(shop: Shop, order: Order) -> str:
         return "FULFILLED"
     if fulfilled:
         return "PARTIALLY_FULFILLED"
-    statuses = {
-        shop.fulfillment_orders[i].status for i in order.fulfillment_order_ids
-    }
+    statuses = {shop.fulfillment_orders[i].status for i in order.fulfillment_order_ids}
     if FulfillmentOrderStatus.ON_HOLD in statuses:
         return "ON_HOLD"
     if FulfillmentOrderStatus.IN_PROGRESS in statuses:
@@ -262,7 +270,9 @@ def _display_fulfillment_status(shop: Shop, order: Order) -> str:
     return "UNFULFILLED"
 
 
-def _order_fulfillments(order: Order, ctx: ExecutionContext, args: dict[str, Any]) -> Any:
+def _order_fulfillments(
+    order: Order, ctx: ExecutionContext, args: dict[str, Any]
+) -> Any:
     items = [ctx.shop.fulfillments[i] for i in order.fulfillment_ids]
     first = args.get("first")
     return items[:first] if isinstance(first, int) else items
@@ -338,7 +348,9 @@ ORDER_RESOLVERS: dict[str, Resolver] = {
     "displayFulfillmentStatus": lambda o, c, _a: _display_fulfillment_status(c.shop, o),
     "fullyPaid": lambda o, _c, _a: o.financial_status == "paid",
     "unpaid": lambda o, _c, _a: o.financial_status in {"pending", "authorized"},
-    "requiresShipping": lambda o, _c, _a: any(i.requires_shipping for i in o.line_items),
+    "requiresShipping": lambda o, _c, _a: any(
+        i.requires_shipping for i in o.line_items
+    ),
     "fulfillable": lambda o, c, _a: any(
         c.shop.fulfillment_orders[i].status
         in {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.IN_PROGRESS}
@@ -349,7 +361,9 @@ ORDER_RESOLVERS: dict[str, Resolver] = {
     ],
     "customer": _customer,
     "shippingAddress": _address,
-    "lineItems": lambda o, _c, a: connection(o.line_items, a, key=lambda i: (i.id, i.id)),
+    "lineItems": lambda o, _c, a: connection(
+        o.line_items, a, key=lambda i: (i.id, i.id)
+    ),
     "fulfillmentOrders": _order_fulfillment_orders,
     "fulfillments": _order_fulfillments,
 }
@@ -394,7 +408,9 @@ LINE_ITEM_RESOLVERS: dict[str, Resolver] = {
 }
 
 
-def _line_item_of(item: FulfillmentOrderLineItem | FulfillmentLineItem, shop: Shop) -> Any:
+def _line_item_of(
+    item: FulfillmentOrderLineItem | FulfillmentLineItem, shop: Shop
+) -> Any:
     order = shop.orders[shop.line_item_index[item.line_item_id]]
     return next(i for i in order.line_items if i.id == item.line_item_id)
 
@@ -421,7 +437,9 @@ FULFILLMENT_ORDER_RESOLVERS: dict[str, Resolver] = {
         {"action": action} for action in supported_actions(c.shop, fo)
     ],
     "fulfillmentHolds": lambda fo, _c, _a: list(fo.holds),
-    "lineItems": lambda fo, _c, a: connection(fo.line_items, a, key=lambda i: (i.id, i.id)),
+    "lineItems": lambda fo, _c, a: connection(
+        fo.line_items, a, key=lambda i: (i.id, i.id)
+    ),
     "order": lambda fo, c, _a: c.shop.orders[fo.order_id],
     "fulfillments": _fo_fulfillments,
 }

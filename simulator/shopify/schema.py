@@ -1,8 +1,9 @@
 """Load Shopify's Admin GraphQL 2026-10 schema and validate documents against it.
 
-The introspection result ships next to this module (`admin-2026-10.json.gz`). Building the
-schema takes a fraction of a second, so it is built once per process; parsing and validation
-are cached per distinct document text so repeated queries cost a dictionary lookup.
+The introspection result ships next to this module (`admin-2026-10.json.gz`). Building
+the schema takes a fraction of a second, so it is built once per process; parsing and
+validation are cached per distinct document text so repeated queries cost a dictionary
+lookup.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def load_admin_schema() -> GraphQLSchema:
     schema = build_client_schema(introspection)
     # Shopify deprecates some interface implementations, which graphql-core's schema
     # self-check rejects; the schema is Shopify's own, so skip the self-check.
-    schema._validation_errors = []  # noqa: SLF001
+    schema._validation_errors = []
     return schema
 
 

@@ -2,13 +2,15 @@
 
 Tests build one simulator, add shops and orders, hand `sim.app` (an ASGI app) to an
 `httpx.AsyncClient(transport=httpx.ASGITransport(app=sim.app))`, and drive time with an
-injected clock. Methods that act "underneath" the client (holds, moves, cancels, merchant
-fulfilments) follow the same rules, and emit the same webhooks, as the GraphQL mutations.
+injected clock. Methods that act "underneath" the client (holds, moves, cancels,
+merchant fulfilments) follow the same rules, and emit the same webhooks, as the GraphQL
+mutations.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -95,7 +97,9 @@ class ShopifySimulator:
         self.outbox = WebhookOutbox(rng=self.rng, clock=clock, wall=self.now)
         if default_webhook_url:
             self.outbox.default_urls[None] = default_webhook_url
-        self.behaviour = ShopBehaviour(ids=self.ids, now=self.now, emit=self.outbox.enqueue)
+        self.behaviour = ShopBehaviour(
+            ids=self.ids, now=self.now, emit=self.outbox.enqueue
+        )
         self.faults = FaultInjector(random.Random(seed + 1))
         self.oauth = OAuthState(
             rng=self.rng,
@@ -141,7 +145,7 @@ class ShopifySimulator:
         shop = Shop(
             domain=domain,
             id=self.ids.allocate(),
-            name=name or domain.split(".")[0].replace("-", " ").title(),
+            name=name or domain.split(".", maxsplit=1)[0].replace("-", " ").title(),
             plan=plan_value,
             client_id=client_id or f"{self.rng.getrandbits(128):032x}",
             client_secret=client_secret or f"shpss_{self.rng.getrandbits(128):032x}",
@@ -154,7 +158,9 @@ class ShopifySimulator:
             bucket_updated_at=self.clock(),
         )
         shop.bucket_available = shop.bucket_size
-        shop.primary_location_id = self.behaviour.add_location(shop, name="Shop location").id
+        shop.primary_location_id = self.behaviour.add_location(
+            shop, name="Shop location"
+        ).id
         self.shops[domain] = shop
         token = self.oauth.issue(
             domain,
@@ -181,7 +187,9 @@ class ShopifySimulator:
 
     def add_location(self, domain: str, name: str) -> str:
         """Add (or find) a location by name; return its global id."""
-        return gid("Location", self.behaviour.add_location(self.shop(domain), name=name).id)
+        return gid(
+            "Location", self.behaviour.add_location(self.shop(domain), name=name).id
+        )
 
     def uninstall_app(self, domain: str) -> None:
         """Uninstall the app: send `app/uninstalled` and revoke every token."""
@@ -308,10 +316,14 @@ class ShopifySimulator:
             "fulfillment_ids": [gid("Fulfillment", i) for i in order.fulfillment_ids],
         }
 
-    def cancel_order(self, domain: str, order_id: IdLike, *, reason: str = "CUSTOMER") -> None:
+    def cancel_order(
+        self, domain: str, order_id: IdLike, *, reason: str = "CUSTOMER"
+    ) -> None:
         """Cancel an order as the merchant would (its open FOs close)."""
         self.tick()
-        self.behaviour.cancel_order(self.shop(domain), self._order(domain, order_id), reason=reason)
+        self.behaviour.cancel_order(
+            self.shop(domain), self._order(domain, order_id), reason=reason
+        )
 
     def close_order(self, domain: str, order_id: IdLike) -> None:
         """Archive (close) an order."""
@@ -328,7 +340,8 @@ class ShopifySimulator:
         shop = self.shop(domain)
         order = self._order(domain, order_id)
         return [
-            _fo_summary(shop, shop.fulfillment_orders[i]) for i in order.fulfillment_order_ids
+            _fo_summary(shop, shop.fulfillment_orders[i])
+            for i in order.fulfillment_order_ids
         ]
 
     def hold_fulfillment_order(
@@ -364,7 +377,7 @@ class ShopifySimulator:
     def split_fulfillment_order(
         self, domain: str, fo_id: IdLike, *, keep: Sequence[tuple[IdLike, int]]
     ) -> str:
-        """Keep the given (FO line item, quantity)s; the rest moves to a new FO (returned)."""
+        """Keep the given (FO line item, qty)s; the rest goes to a new FO."""
         remaining = self.behaviour.split(
             self.shop(domain),
             self._fo(domain, fo_id),
@@ -372,7 +385,9 @@ class ShopifySimulator:
         )
         return gid("FulfillmentOrder", remaining.id)
 
-    def move_fulfillment_order(self, domain: str, fo_id: IdLike, *, location: str) -> str:
+    def move_fulfillment_order(
+        self, domain: str, fo_id: IdLike, *, location: str
+    ) -> str:
         """Move an FO's remaining items to another location (name or id); new FO id."""
         self.tick()
         shop = self.shop(domain)
@@ -381,7 +396,9 @@ class ShopifySimulator:
             if location.startswith("gid://") or location.isdigit()
             else self.behaviour.add_location(shop, name=location).id
         )
-        moved = self.behaviour.move(shop, self._fo(domain, fo_id), location_id=location_id)
+        moved = self.behaviour.move(
+            shop, self._fo(domain, fo_id), location_id=location_id
+        )
         return gid("FulfillmentOrder", moved.id)
 
     def cancel_fulfillment_order(
@@ -395,7 +412,9 @@ class ShopifySimulator:
 
     def close_fulfillment_order(self, domain: str, fo_id: IdLike) -> None:
         """Mark an FO incomplete: nothing more can be fulfilled from it."""
-        self.behaviour.close_fulfillment_order(self.shop(domain), self._fo(domain, fo_id))
+        self.behaviour.close_fulfillment_order(
+            self.shop(domain), self._fo(domain, fo_id)
+        )
 
     # ------------------------------------------------------------ fulfilments
 
@@ -440,7 +459,9 @@ class ShopifySimulator:
 
     def cancel_fulfillment(self, domain: str, fulfillment_id: IdLike) -> None:
         shop = self.shop(domain)
-        self.behaviour.cancel_fulfillment(shop, shop.fulfillments[_number(fulfillment_id)])
+        self.behaviour.cancel_fulfillment(
+            shop, shop.fulfillments[_number(fulfillment_id)]
+        )
 
     def update_tracking(
         self,
@@ -471,7 +492,7 @@ class ShopifySimulator:
         return [_fulfillment_summary(f) for f in items]
 
     def fulfillment_count_by_tracking(self, domain: str) -> dict[str, int]:
-        """Count successful fulfillments per tracking number (duplicates show as > 1)."""
+        """Count successful fulfillments per tracking number (duplicates are > 1)."""
         counts: dict[str, int] = {}
         for fulfillment in self.shop(domain).fulfillments.values():
             if fulfillment.status != "SUCCESS":
@@ -495,15 +516,19 @@ class ShopifySimulator:
             for s in self.shop(domain).subscriptions.values()
         ]
 
-    def set_webhook_knobs(self, knobs: WebhookKnobs | None, *, domain: str | None = None) -> None:
+    def set_webhook_knobs(
+        self, knobs: WebhookKnobs | None, *, domain: str | None = None
+    ) -> None:
         """Set delivery knobs for one shop, or for all shops (`domain=None`)."""
         if knobs is None:
             self.outbox.knobs.pop(domain, None)
         else:
             self.outbox.knobs[domain] = knobs
 
-    def set_default_webhook_url(self, url: str | None, *, domain: str | None = None) -> None:
-        """Send every topic to `url` too (like an app-config subscription; never removed)."""
+    def set_default_webhook_url(
+        self, url: str | None, *, domain: str | None = None
+    ) -> None:
+        """Send every topic to `url` too (like an app-config subscription)."""
         if domain is not None:
             self.shop(domain).default_webhook_url = url
         elif url is None:
@@ -517,8 +542,10 @@ class ShopifySimulator:
             self._http_client = httpx.AsyncClient()
         return self._http_client
 
-    async def deliver_webhooks(self, *, include_future: bool = False) -> list[DeliveryRecord]:
-        """Send every due webhook (all of them with `include_future`); return the log."""
+    async def deliver_webhooks(
+        self, *, include_future: bool = False
+    ) -> list[DeliveryRecord]:
+        """Send due webhooks (all with `include_future`); return what happened."""
         self.tick()
         return await self.outbox.flush(
             self.http_client, self.shops, include_future=include_future
@@ -531,7 +558,9 @@ class ShopifySimulator:
     def webhook_log(self) -> list[DeliveryRecord]:
         return self.outbox.log
 
-    def start_background_delivery(self, *, interval: float = 0.05) -> asyncio.Task[None]:
+    def start_background_delivery(
+        self, *, interval: float = 0.05
+    ) -> asyncio.Task[None]:
         """Deliver due webhooks every `interval` seconds until stopped."""
 
         async def loop() -> None:
@@ -547,10 +576,8 @@ class ShopifySimulator:
         task, self._background = self._background, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def aclose(self) -> None:
         await self.stop_background_delivery()

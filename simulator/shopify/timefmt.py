@@ -1,4 +1,4 @@
-"""Timestamp formats: GraphQL `DateTime` (UTC, `Z`) and REST payloads (shop's offset)."""
+"""Timestamps: GraphQL `DateTime` (UTC, `Z`) and REST payloads (shop's offset)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Outgoing webhooks: signed deliveries, an outbox, retries and unreliability knobs.
 
-Each state change is turned into one delivery per matching subscription (plus the optional
-default URL), signed with the app's client secret: `X-Shopify-Hmac-Sha256` is the base64
-HMAC-SHA256 of the raw body. Deliveries wait in an outbox until `flush` sends those that
-are due, through an injected `httpx.AsyncClient`. Knobs drop, duplicate, delay and reorder
-deliveries with a seeded random generator. A failed delivery is retried with exponential
-backoff; after `failures_before_removal` consecutive failures an API-created subscription is
-deleted, as Shopify does.
+Each state change is turned into one delivery per matching subscription (plus the
+optional default URL), signed with the app's client secret: `X-Shopify-Hmac-Sha256` is
+the base64 HMAC-SHA256 of the raw body. Deliveries wait in an outbox until `flush` sends
+those that are due, through an injected `httpx.AsyncClient`. Knobs drop, duplicate,
+delay and reorder deliveries with a seeded random generator. A failed delivery is
+retried with exponential backoff; after `failures_before_removal` consecutive failures
+an API-created subscription is deleted, as Shopify does.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ class WebhookOutbox:
                 subscription_id=subscription_id,
                 body=body,
                 headers=headers,
-                due_at=self.clock() + knobs.delay_seconds
+                due_at=self.clock()
+                + knobs.delay_seconds
                 + self.rng.uniform(0, knobs.delay_jitter_seconds),
                 sequence=self._sequence,
             )
@@ -189,7 +190,9 @@ class WebhookOutbox:
                         self._after_attempt(delivery, shops, ok=ok)
             return self.log[start:]
 
-    def _still_subscribed(self, delivery: PendingDelivery, shops: dict[str, Shop]) -> bool:
+    def _still_subscribed(
+        self, delivery: PendingDelivery, shops: dict[str, Shop]
+    ) -> bool:
         if delivery.subscription_id is None:
             return True
         shop = shops.get(delivery.shop)
@@ -272,5 +275,7 @@ class WebhookOutbox:
 
 def _encode(payload: dict[str, Any], include_fields: list[str]) -> bytes:
     if include_fields:
-        payload = {key: value for key, value in payload.items() if key in include_fields}
+        payload = {
+            key: value for key, value in payload.items() if key in include_fields
+        }
     return json.dumps(payload, separators=(",", ":")).encode()

@@ -1,4 +1,4 @@
-"""Fixtures for the Shopify simulator tests: a manual clock, a shop and an API client."""
+"""Fixtures for the Shopify simulator tests: clock, simulator, shop, API client."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from shopsim_helpers import SHOP, AdminClient, WebhookReceiver
 
 from simulator.shopify import ManualClock, ShopCredentials, ShopifySimulator
-from tests.simulator.shopify.shopsim_helpers import SHOP, AdminClient, WebhookReceiver
 
 
 @pytest.fixture
@@ -48,5 +48,7 @@ async def admin(
     sim: ShopifySimulator, creds: ShopCredentials
 ) -> AsyncIterator[AdminClient]:
     transport = httpx.ASGITransport(app=sim.app)
-    async with httpx.AsyncClient(transport=transport, base_url=f"https://{SHOP}") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url=f"https://{SHOP}"
+    ) as http:
         yield AdminClient(http, creds.access_token)

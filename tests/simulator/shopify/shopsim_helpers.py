@@ -1,4 +1,4 @@
-"""Helpers for the Shopify simulator tests: an Admin API client and a webhook receiver."""
+"""Helpers for the Shopify simulator tests: an API client, a webhook receiver."""
 
 from __future__ import annotations
 
@@ -62,7 +62,9 @@ query OrderFOs($id: ID!) {
         assignedLocation { name location { id } }
         supportedActions { action }
         fulfillmentHolds { id reason }
-        lineItems(first: 10) { nodes { id totalQuantity remainingQuantity lineItem { id sku } } }
+        lineItems(first: 10) {
+          nodes { id totalQuantity remainingQuantity lineItem { id sku } }
+        }
       }
     }
     fulfillments(first: 10) { id status trackingInfo { number company url } }

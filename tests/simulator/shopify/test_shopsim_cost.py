@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from shopsim_helpers import SHOP, AdminClient
+
 from simulator.shopify import ManualClock, ShopifySimulator
-from tests.simulator.shopify.shopsim_helpers import SHOP, AdminClient
 
 NESTED = """
 { orders(first: 10) {

@@ -1,4 +1,4 @@
-"""Injected failures: 5xx, 429 with Retry-After, slow answers, hangs and lost answers."""
+"""Injected failures: 5xx, 429 with Retry-After, slow answers, hangs, lost answers."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import asyncio
 
 import httpx
 import pytest
-
-from simulator.shopify import FaultKind, FaultPlan, ManualClock, ShopifySimulator
-from tests.simulator.shopify.shopsim_helpers import (
+from shopsim_helpers import (
     API_PATH,
     FULFILLMENT_CREATE,
     SHOP,
     AdminClient,
 )
+
+from simulator.shopify import FaultKind, FaultPlan, ManualClock, ShopifySimulator
 
 SHOP_QUERY = {"query": "{ shop { id } }"}
 
@@ -59,7 +59,9 @@ async def test_timeout_hangs_past_the_client_timeout_without_applying(
     sim.set_faults(FaultPlan(hang_seconds=30))
     sim.queue_fault(FaultKind.TIMEOUT, domain=SHOP)
     transport = httpx.ASGITransport(app=sim.app)
-    async with httpx.AsyncClient(transport=transport, base_url=f"https://{SHOP}") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url=f"https://{SHOP}"
+    ) as http:
         request = http.post(
             API_PATH,
             json={
@@ -89,7 +91,9 @@ async def test_apply_then_timeout_applies_the_mutation_but_answers_504(
         {
             "query": FULFILLMENT_CREATE,
             "variables": {
-                "fulfillment": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo_id}]}
+                "fulfillment": {
+                    "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo_id}]
+                }
             },
         }
     )

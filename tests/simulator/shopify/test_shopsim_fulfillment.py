@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from simulator.shopify import ManualClock, ShopifySimulator
-from tests.simulator.shopify.shopsim_helpers import (
+from shopsim_helpers import (
     FULFILLMENT_CREATE,
     ORDER_FOS,
     SHOP,
     AdminClient,
 )
+
+from simulator.shopify import ManualClock, ShopifySimulator
 
 
 async def _order_fos(admin: AdminClient, order_id: str) -> dict[str, Any]:
@@ -148,7 +148,8 @@ async def test_fulfilling_an_fo_on_hold_is_refused_until_released(
 
     released = await admin.gql(
         "mutation($id: ID!, $holds: [ID!]) { fulfillmentOrderReleaseHold(id: $id, "
-        "holdIds: $holds) { fulfillmentOrder { status } userErrors { field message } } }",
+        "holdIds: $holds) { fulfillmentOrder { status } "
+        "userErrors { field message } } }",
         id=fo_id,
         holds=[hold_id],
     )
@@ -178,7 +179,7 @@ async def test_unknown_fulfillment_order_is_a_user_error(admin: AdminClient) -> 
 
 
 async def test_malformed_id_is_a_top_level_error(admin: AdminClient) -> None:
-    body = await admin.gql("{ order(id: \"12345\") { id } }")
+    body = await admin.gql('{ order(id: "12345") { id } }')
     assert body["data"] == {"order": None}
     assert body["errors"][0]["message"] == "Invalid global id '12345'"
     assert body["errors"][0]["path"] == ["order"]
@@ -189,14 +190,19 @@ async def test_mixing_locations_in_one_fulfillment_is_a_user_error(
 ) -> None:
     order = sim.create_order(
         SHOP,
-        line_items=[{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1, "location": "CJ"}],
+        line_items=[
+            {"sku": "A", "quantity": 1},
+            {"sku": "B", "quantity": 1, "location": "CJ"},
+        ],
     )
     sim.route_orders()
     fos = (await _order_fos(admin, order["id"]))["fulfillmentOrders"]["nodes"]
     body = await admin.gql(
         FULFILLMENT_CREATE,
         fulfillment={
-            "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo["id"]} for fo in fos]
+            "lineItemsByFulfillmentOrder": [
+                {"fulfillmentOrderId": fo["id"]} for fo in fos
+            ]
         },
     )
     assert body["data"]["fulfillmentCreate"]["userErrors"][0]["message"] == (
@@ -228,18 +234,21 @@ async def test_split_and_hold_subset_create_new_fulfillment_orders(
     fo = sim.fulfillment_orders(SHOP, order["id"])[0]
     item_id = fo["line_items"][0]["id"]
     body = await admin.gql(
-        "mutation($id: ID!, $item: ID!) { fulfillmentOrderHold(id: $id, fulfillmentHold: "
-        "{reason: INVENTORY_OUT_OF_STOCK, fulfillmentOrderLineItems: [{id: $item, "
-        "quantity: 1}]}) { fulfillmentOrder { status lineItems(first: 5) { nodes { "
-        "remainingQuantity } } } remainingFulfillmentOrder { status lineItems(first: 5) "
-        "{ nodes { remainingQuantity } } } userErrors { field message } } }",
+        "mutation($id: ID!, $item: ID!) { fulfillmentOrderHold(id: $id, "
+        "fulfillmentHold: {reason: INVENTORY_OUT_OF_STOCK, fulfillmentOrderLineItems: "
+        "[{id: $item, quantity: 1}]}) { fulfillmentOrder { status lineItems(first: 5) "
+        "{ nodes { remainingQuantity } } } remainingFulfillmentOrder { status "
+        "lineItems(first: 5) { nodes { remainingQuantity } } } "
+        "userErrors { field message } } }",
         id=fo_id,
         item=item_id,
     )
     payload = body["data"]["fulfillmentOrderHold"]
     assert payload["userErrors"] == []
     assert payload["fulfillmentOrder"]["status"] == "ON_HOLD"
-    assert payload["fulfillmentOrder"]["lineItems"]["nodes"] == [{"remainingQuantity": 1}]
+    assert payload["fulfillmentOrder"]["lineItems"]["nodes"] == [
+        {"remainingQuantity": 1}
+    ]
     assert payload["remainingFulfillmentOrder"]["status"] == "OPEN"
     assert payload["remainingFulfillmentOrder"]["lineItems"]["nodes"] == [
         {"remainingQuantity": 3}
@@ -268,7 +277,9 @@ async def test_cancelled_order_closes_open_fulfillment_orders(
     order = sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}])
     sim.route_orders()
     sim.cancel_order(SHOP, order["id"])
-    assert [fo["status"] for fo in sim.fulfillment_orders(SHOP, order["id"])] == ["CLOSED"]
+    assert [fo["status"] for fo in sim.fulfillment_orders(SHOP, order["id"])] == [
+        "CLOSED"
+    ]
     assert sim.order(SHOP, order["id"])["cancelled_at"] is not None
 
 
@@ -281,9 +292,9 @@ async def test_tracking_update_replaces_tracking_info(
         SHOP, fulfillment_order_id=fo_id, tracking_number="OLD"
     )
     body = await admin.gql(
-        "mutation($id: ID!, $t: FulfillmentTrackingInput!) { fulfillmentTrackingInfoUpdate("
-        "fulfillmentId: $id, trackingInfoInput: $t) { fulfillment { trackingInfo { number "
-        "company } } userErrors { message } } }",
+        "mutation($id: ID!, $t: FulfillmentTrackingInput!) { "
+        "fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $t) { "
+        "fulfillment { trackingInfo { number company } } userErrors { message } } }",
         id=fulfillment_id,
         t={"number": "NEW", "company": "China Post"},
     )
@@ -330,9 +341,9 @@ async def test_orders_pagination_walks_every_order_once(
     cursor = None
     while True:
         body = await admin.gql(
-            "query($after: String) { orders(first: 2, after: $after, sortKey: CREATED_AT, "
-            "reverse: true) { edges { cursor node { name } } pageInfo { hasNextPage "
-            "endCursor } } }",
+            "query($after: String) { orders(first: 2, after: $after, "
+            "sortKey: CREATED_AT, reverse: true) { edges { cursor node { name } } "
+            "pageInfo { hasNextPage endCursor } } }",
             after=cursor,
         )
         page = body["data"]["orders"]

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shopsim_helpers import SHOP, AdminClient, WebhookReceiver
 
 from simulator.shopify import ManualClock, ShopifySimulator, WebhookKnobs
-from tests.simulator.shopify.shopsim_helpers import SHOP, AdminClient, WebhookReceiver
 
 SAMPLES = Path(__file__).with_name("samples")
 HOOK_URL = "https://app.example.com/hooks"
@@ -26,7 +26,9 @@ mutation($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
 """
 
 
-async def _subscribe(admin: AdminClient, topic: str, uri: str = HOOK_URL) -> dict[str, Any]:
+async def _subscribe(
+    admin: AdminClient, topic: str, uri: str = HOOK_URL
+) -> dict[str, Any]:
     body = await admin.gql(SUBSCRIBE, topic=topic, sub={"uri": uri})
     payload: dict[str, Any] = body["data"]["webhookSubscriptionCreate"]
     return payload
@@ -44,7 +46,8 @@ async def test_subscription_create_list_and_delete(admin: AdminClient) -> None:
     assert subscription["apiVersion"] == {"handle": "2026-10"}
 
     listed = await admin.gql(
-        "{ webhookSubscriptions(first: 10, topics: [ORDERS_CREATE]) { nodes { id uri } } }"
+        "{ webhookSubscriptions(first: 10, topics: [ORDERS_CREATE]) "
+        "{ nodes { id uri } } }"
     )
     assert listed["data"]["webhookSubscriptions"]["nodes"] == [
         {"id": subscription["id"], "uri": HOOK_URL}
@@ -60,7 +63,9 @@ async def test_subscription_create_list_and_delete(admin: AdminClient) -> None:
     }
 
 
-async def test_subscription_rejects_duplicates_and_plain_http(admin: AdminClient) -> None:
+async def test_subscription_rejects_duplicates_and_plain_http(
+    admin: AdminClient,
+) -> None:
     await _subscribe(admin, "ORDERS_CREATE")
     duplicate = await _subscribe(admin, "ORDERS_CREATE")
     assert duplicate["userErrors"] == [
@@ -149,7 +154,9 @@ async def test_drop_knob_loses_deliveries_reproducibly(
     sim.set_default_webhook_url(HOOK_URL)
     sim.set_webhook_knobs(WebhookKnobs(drop_rate=0.5))
     for _ in range(40):
-        sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending")
+        sim.create_order(
+            SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending"
+        )
     await sim.deliver_webhooks()
     dropped = [r for r in sim.webhook_log if r.outcome == "dropped"]
     assert 5 < len(dropped) < 35
@@ -162,7 +169,9 @@ async def test_duplicate_knob_repeats_the_same_webhook_id(
     sim.add_shop(SHOP)
     sim.set_default_webhook_url(HOOK_URL)
     sim.set_webhook_knobs(WebhookKnobs(duplicate_rate=1.0))
-    sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending")
+    sim.create_order(
+        SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending"
+    )
     await sim.deliver_webhooks()
     assert len(receiver.received) == 2
     first, second = (headers for headers, _ in receiver.received)
@@ -175,7 +184,9 @@ async def test_delay_knob_holds_deliveries_until_due(
     sim.add_shop(SHOP)
     sim.set_default_webhook_url(HOOK_URL)
     sim.set_webhook_knobs(WebhookKnobs(delay_seconds=30))
-    sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending")
+    sim.create_order(
+        SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending"
+    )
     assert await sim.deliver_webhooks() == []
     clock.advance(30)
     assert [r.topic for r in await sim.deliver_webhooks()] == ["orders/create"]
@@ -188,7 +199,9 @@ async def test_failing_endpoint_gets_retries_then_subscription_is_deleted(
     clock: ManualClock,
 ) -> None:
     receiver.status = 500
-    sim.set_webhook_knobs(WebhookKnobs(failures_before_removal=3, retry_base_seconds=10))
+    sim.set_webhook_knobs(
+        WebhookKnobs(failures_before_removal=3, retry_base_seconds=10)
+    )
     await _subscribe(admin, "ORDERS_CREATE")
     sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}])
     for _ in range(3):

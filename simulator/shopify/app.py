@@ -249,7 +249,9 @@ class _Control:
             Route("/_sim/shops", self.list_shops, methods=["GET"]),
             Route("/_sim/shops/{shop}/orders", self.create_order, methods=["POST"]),
             Route(
-                "/_sim/shops/{shop}/orders/{order_id}", self.get_order, methods=["GET"]
+                "/_sim/shops/{shop}/orders/{order_id:path}",
+                self.get_order,
+                methods=["GET"],
             ),
             Route(
                 "/_sim/shops/{shop}/fulfillments", self.fulfillments, methods=["GET"]

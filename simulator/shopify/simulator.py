@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -91,6 +92,7 @@ class ShopifySimulator:
         self._clock_origin = clock()
         self._epoch = epoch or datetime.now(UTC)
         self._http_client = http_client
+        self._owns_http_client = http_client is None
         self.shops: dict[str, Shop] = {}
         self.calls: list[CallRecord] = []
         self.ids = IdAllocator(self.rng)
@@ -107,6 +109,8 @@ class ShopifySimulator:
             wall_seconds=lambda: int(self.now().timestamp()),
         )
         self._background: asyncio.Task[None] | None = None
+        # (due time, shop, order id) of orders still waiting for routing
+        self._unrouted: list[tuple[float, str, int]] = []
         self._app: Any = None
 
     # ------------------------------------------------------------------ time
@@ -118,10 +122,10 @@ class ShopifySimulator:
     def tick(self) -> None:
         """Run what is due: order routing whose delay has passed."""
         now = self.clock()
-        for shop in self.shops.values():
-            for order in list(shop.orders.values()):
-                if not order.routed and order.routing_due_at <= now:
-                    self.behaviour.route_order(shop, order)
+        while self._unrouted and self._unrouted[0][0] <= now:
+            _, domain, order_id = heapq.heappop(self._unrouted)
+            shop = self.shops[domain]
+            self.behaviour.route_order(shop, shop.orders[order_id])
 
     # ----------------------------------------------------------------- shops
 
@@ -258,6 +262,8 @@ class ShopifySimulator:
         )
         if delay <= 0:
             self.behaviour.route_order(shop, order)
+        else:
+            heapq.heappush(self._unrouted, (order.routing_due_at, domain, order.id))
         return self._order_summary(order)
 
     def route_orders(self, domain: str | None = None) -> list[str]:
@@ -581,7 +587,7 @@ class ShopifySimulator:
 
     async def aclose(self) -> None:
         await self.stop_background_delivery()
-        if self._http_client is not None:
+        if self._http_client is not None and self._owns_http_client:
             await self._http_client.aclose()
 
     # ----------------------------------------------------------------- faults

@@ -36,6 +36,7 @@ async def sim(
     )
     yield simulator
     await simulator.aclose()
+    await hooks.aclose()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from simulator.shopify.executor import execute_admin_request
 from simulator.shopify.faults import FaultKind, FaultPlan
 from simulator.shopify.model import CallRecord, Shop
 from simulator.shopify.oauth import OAuthError
-from simulator.shopify.schema import ADMIN_API_VERSION
+from simulator.shopify.schema import ADMIN_API_VERSION, load_admin_schema
 from simulator.shopify.webhooks import WebhookKnobs
 
 if TYPE_CHECKING:
@@ -57,6 +57,21 @@ def _served_version(requested: str) -> str | None:
         max(requested, _OLDEST_SUPPORTED)
         if requested <= ADMIN_API_VERSION
         else requested
+    )
+
+
+_DEPRECATION_DOCS = "https://shopify.dev/api/usage/versioning#deprecation-practices"
+
+
+def _uses_deprecated_root_field(operation: str, root_fields: tuple[str, ...]) -> bool:
+    """Return True when a top-level field of the operation is deprecated."""
+    schema = load_admin_schema()
+    root = schema.mutation_type if operation == "mutation" else schema.query_type
+    if root is None:
+        return False
+    return any(
+        name in root.fields and root.fields[name].deprecation_reason is not None
+        for name in root_fields
     )
 
 
@@ -122,6 +137,8 @@ class _Handlers:
             require_https_webhooks=sim.require_https_webhooks,
         )
         headers = {"X-Request-Id": str(uuid.uuid4()), "X-Shopify-API-Version": version}
+        if _uses_deprecated_root_field(outcome.operation, outcome.root_fields):
+            headers["X-Shopify-API-Deprecated-Reason"] = _DEPRECATION_DOCS
         status, outcome_name = outcome.status, outcome.outcome
         if fault is FaultKind.APPLY_THEN_TIMEOUT:
             await sim.sleep(sim.faults.plan_for(shop.domain).hang_seconds)

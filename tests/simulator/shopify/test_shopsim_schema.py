@@ -85,3 +85,19 @@ async def test_old_api_version_falls_forward(admin: AdminClient) -> None:
     )
     assert response.status_code == 200
     assert response.headers["X-Shopify-API-Version"] == "2025-10"
+
+
+async def test_deprecated_mutation_answers_with_deprecation_header(
+    admin: AdminClient,
+) -> None:
+    response = await admin.post(
+        {
+            "query": "mutation($f: FulfillmentV2Input!) { fulfillmentCreateV2("
+            "fulfillment: $f) { userErrors { message } } }",
+            "variables": {"f": {"lineItemsByFulfillmentOrder": []}},
+        }
+    )
+    assert response.status_code == 200
+    assert "X-Shopify-API-Deprecated-Reason" in response.headers
+    current = await admin.post({"query": "{ shop { id } }"})
+    assert "X-Shopify-API-Deprecated-Reason" not in current.headers

@@ -59,6 +59,8 @@ class Kit:
             "shopify": self.shopify,
             "secrets": self.secrets,
             "rng": random.Random(3),
+            "replan_backoff_base": 0.001,
+            "replan_backoff_cap": 0.01,
         }
         options.update(overrides)
         return PushDeps(**options)
@@ -67,14 +69,22 @@ class Kit:
         return RefreshDeps(pool=self.pool, shopify=self.shopify, secrets=self.secrets)
 
     async def add_shop(
-        self, domain: str | None = None, *, plan: str = "standard", settings: dict[str, Any] | None = None
+        self,
+        domain: str | None = None,
+        *,
+        plan: str = "standard",
+        settings: dict[str, Any] | None = None,
     ) -> tuple[int, str]:
         domain = domain or f"shop-{next(_counter)}.myshopify.com"
         credentials = self.sim.add_shop(domain, plan=plan)
         async with self.pool.acquire() as connection:
             if self.app_id is None:
                 self.app_id = await upsert_app(
-                    connection, name="test-app", kind="custom", client_id="cid", client_secret_enc=None
+                    connection,
+                    name="test-app",
+                    kind="custom",
+                    client_id="cid",
+                    client_secret_enc=None,
                 )
             shop = await insert_shop(
                 connection,
@@ -85,7 +95,8 @@ class Kit:
             )
             if self.account_id is None:
                 self.account_id = await connection.fetchval(
-                    "INSERT INTO supplier_account (kind, name) VALUES ('cj', 'cj-test') RETURNING account_id"
+                    "INSERT INTO supplier_account (kind, name) VALUES ('cj', 'cj-test')"
+                    " RETURNING account_id"
                 )
         return shop.shop_id, domain
 
@@ -99,7 +110,8 @@ class Kit:
         async with self.pool.acquire() as connection:
             await connection.execute(
                 """
-                INSERT INTO shopify_order (shop_id, order_id, name, created_at, updated_at, stored_at)
+                INSERT INTO shopify_order (shop_id, order_id, name, created_at, updated_at,
+                                           stored_at)
                 VALUES ($1, $2, $3, $4, $4, $4)
                 """,
                 shop_id,
@@ -110,7 +122,8 @@ class Kit:
             for item in summary["line_items"]:
                 await connection.execute(
                     """
-                    INSERT INTO shopify_line_item (shop_id, line_item_id, order_id, sku, quantity)
+                    INSERT INTO shopify_line_item (shop_id, line_item_id, order_id, sku,
+                                                   quantity)
                     VALUES ($1, $2, $3, $4, $5)
                     """,
                     shop_id,

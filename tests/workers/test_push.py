@@ -26,13 +26,15 @@ async def test_push_creates_one_fulfilment_with_tracking_company_and_line_items(
     assert [t["number"] for t in fulfillment["tracking"]] == ["YT2412345678901234"]
     assert fulfillment["tracking"][0]["company"] == "YunExpress"
     assert fulfillment["notify_customer"] is True
-    assert sorted((gid_number(i["line_item_id"]), i["quantity"]) for i in fulfillment["line_items"]) == sorted(
-        [(order.line_item_id("SKU-A"), 2), (order.line_item_id("SKU-B"), 1)]
-    )
+    assert sorted(
+        (gid_number(i["line_item_id"]), i["quantity"]) for i in fulfillment["line_items"]
+    ) == sorted([(order.line_item_id("SKU-A"), 2), (order.line_item_id("SKU-B"), 1)])
     ledger = await kit.fetch("SELECT status, fulfillment_id, package_ids FROM push")
     assert [(r["status"], r["package_ids"]) for r in ledger] == [("succeeded", [package_id])]
     assert ledger[0]["fulfillment_id"] == gid_number(fulfillment["id"])
-    kinds = [r["kind"] for r in await kit.fetch("SELECT kind FROM order_event ORDER BY order_event_id")]
+    kinds = [
+        r["kind"] for r in await kit.fetch("SELECT kind FROM order_event ORDER BY order_event_id")
+    ]
     assert kinds == ["push.attempted", "push.created"]
     stored = await kit.fetch("SELECT tracking_numbers_norm FROM shopify_fulfillment")
     assert [r["tracking_numbers_norm"] for r in stored] == [["YT2412345678901234"]]
@@ -40,7 +42,7 @@ async def test_push_creates_one_fulfilment_with_tracking_company_and_line_items(
 
 async def test_push_twice_creates_nothing_more(kit: Kit) -> None:
     shop_id, domain = await kit.add_shop()
-    order, _ = await kit.shipped_order(shop_id, domain, tracking_number="LP00112233CN")
+    _order, _ = await kit.shipped_order(shop_id, domain, tracking_number="LP00112233CN")
 
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
     second = await run_push_shop(kit.push_deps(), shop_id=shop_id)
@@ -54,7 +56,10 @@ async def test_push_adopts_a_fulfilment_that_already_carries_the_number(kit: Kit
     order, package_id = await kit.shipped_order(shop_id, domain, tracking_number="LP 0011-2233 CN")
     fo = kit.sim.fulfillment_orders(domain, order.order_id)[0]
     merchant = kit.sim.create_fulfillment(
-        domain, fulfillment_order_id=fo["id"], tracking_number="LP00112233CN", tracking_company="China Post"
+        domain,
+        fulfillment_order_id=fo["id"],
+        tracking_number="LP00112233CN",
+        tracking_company="China Post",
     )
 
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
@@ -68,7 +73,7 @@ async def test_push_adopts_a_fulfilment_that_already_carries_the_number(kit: Kit
 
 async def test_push_after_apply_then_timeout_adopts_instead_of_creating_twice(kit: Kit) -> None:
     shop_id, domain = await kit.add_shop()
-    order, _ = await kit.shipped_order(shop_id, domain, tracking_number="YT0000000000000001")
+    _order, _ = await kit.shipped_order(shop_id, domain, tracking_number="YT0000000000000001")
     kit.sim.set_faults(FaultPlan(hang_seconds=0.01), domain=domain)
     # The order read succeeds, then the mutation is applied but its answer is lost (504).
     kit.sim.queue_fault(FaultKind.NONE, domain=domain)
@@ -80,7 +85,9 @@ async def test_push_after_apply_then_timeout_adopts_instead_of_creating_twice(ki
     assert kit.sim.fulfillment_count_by_tracking(domain) == {"YT0000000000000001": 1}
     statuses = [r["status"] for r in await kit.fetch("SELECT status FROM push")]
     assert statuses == ["adopted"]
-    kinds = [r["kind"] for r in await kit.fetch("SELECT kind FROM order_event ORDER BY order_event_id")]
+    kinds = [
+        r["kind"] for r in await kit.fetch("SELECT kind FROM order_event ORDER BY order_event_id")
+    ]
     assert kinds == ["push.attempted", "push.ambiguous", "push.adopted"]
 
 
@@ -98,9 +105,13 @@ async def test_push_retries_after_timeout_that_applied_nothing(kit: Kit) -> None
     assert [(r["status"], r["attempts"]) for r in rows] == [("succeeded", 2)]
 
 
-async def test_push_blocks_package_on_held_fulfillment_order_and_pushes_after_release(kit: Kit) -> None:
+async def test_push_blocks_package_on_held_fulfillment_order_and_pushes_after_release(
+    kit: Kit,
+) -> None:
     shop_id, domain = await kit.add_shop()
-    order, package_id = await kit.shipped_order(shop_id, domain, tracking_number="YT0000000000000003")
+    order, package_id = await kit.shipped_order(
+        shop_id, domain, tracking_number="YT0000000000000003"
+    )
     fo = kit.sim.fulfillment_orders(domain, order.order_id)[0]
     kit.sim.hold_fulfillment_order(domain, fo["id"], reason="HIGH_RISK_OF_FRAUD")
 
@@ -108,13 +119,18 @@ async def test_push_blocks_package_on_held_fulfillment_order_and_pushes_after_re
 
     assert kit.sim.fulfillments(domain, order.order_id) == []
     blocks = await kit.fetch("SELECT package_id, reason FROM push_block")
-    assert [(r["package_id"], r["reason"]) for r in blocks] == [(package_id, "fulfillment_order_on_hold")]
+    assert [(r["package_id"], r["reason"]) for r in blocks] == [
+        (package_id, "fulfillment_order_on_hold")
+    ]
     # Blocked packages are not retried until the order changes.
     assert (await run_push_shop(kit.push_deps(), shop_id=shop_id)).orders == 0
 
-    kit.sim.release_fulfillment_order(domain, kit.sim.fulfillment_orders(domain, order.order_id)[0]["id"])
+    kit.sim.release_fulfillment_order(
+        domain, kit.sim.fulfillment_orders(domain, order.order_id)[0]["id"]
+    )
     await kit.fetchval(
-        "UPDATE shopify_order SET needs_refresh = true, stored_at = now() WHERE order_id = $1", order.order_id
+        "UPDATE shopify_order SET needs_refresh = true, stored_at = now() WHERE order_id = $1",
+        order.order_id,
     )
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
 
@@ -127,7 +143,10 @@ async def test_push_splits_a_package_across_two_locations_into_two_fulfilments(k
     order = await kit.add_order(
         shop_id,
         domain,
-        line_items=[{"sku": "SKU-A", "quantity": 1}, {"sku": "SKU-B", "quantity": 1, "location": "Warehouse 2"}],
+        line_items=[
+            {"sku": "SKU-A", "quantity": 1},
+            {"sku": "SKU-B", "quantity": 1, "location": "Warehouse 2"},
+        ],
     )
     supplier_order_id = await kit.add_supplier_order(order)
     await kit.add_package(
@@ -143,14 +162,21 @@ async def test_push_splits_a_package_across_two_locations_into_two_fulfilments(k
     assert len(fulfillments) == 2
     assert len({f["location_id"] for f in fulfillments}) == 2
     assert all([t["number"] for t in f["tracking"]] == ["YT0000000000000004"] for f in fulfillments)
-    assert [r["status"] for r in await kit.fetch("SELECT status FROM push")] == ["succeeded", "succeeded"]
+    assert [r["status"] for r in await kit.fetch("SELECT status FROM push")] == [
+        "succeeded",
+        "succeeded",
+    ]
 
 
 async def test_tracking_change_updates_the_fulfilment_instead_of_creating_one(kit: Kit) -> None:
     shop_id, domain = await kit.add_shop()
-    order, old_package = await kit.shipped_order(shop_id, domain, tracking_number="YT0000000000000005")
+    order, old_package = await kit.shipped_order(
+        shop_id, domain, tracking_number="YT0000000000000005"
+    )
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
-    await kit.fetchval("UPDATE package SET superseded_at = now() WHERE package_id = $1", old_package)
+    await kit.fetchval(
+        "UPDATE package SET superseded_at = now() WHERE package_id = $1", old_package
+    )
     await kit.add_package(
         order,
         order.supplier_order_ids[0],
@@ -198,7 +224,11 @@ async def test_unknown_carrier_sends_the_tracking_url(kit: Kit) -> None:
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
 
     tracking = kit.sim.fulfillments(domain, order.order_id)[0]["tracking"][0]
-    assert tracking == {"number": "ZZ123", "company": "Tiny Courier", "url": "https://track.example/ZZ123"}
+    assert tracking == {
+        "number": "ZZ123",
+        "company": "Tiny Courier",
+        "url": "https://track.example/ZZ123",
+    }
 
 
 async def test_revoked_token_marks_the_shop_needs_attention(kit: Kit) -> None:
@@ -209,7 +239,9 @@ async def test_revoked_token_marks_the_shop_needs_attention(kit: Kit) -> None:
     summary = await run_push_shop(kit.push_deps(), shop_id=shop_id)
 
     assert summary.results == {OrderResult.SHOP_UNAVAILABLE: 1}
-    row = (await kit.fetch("SELECT status, attention_reason FROM shop WHERE shop_id = $1", shop_id))[0]
+    row = (
+        await kit.fetch("SELECT status, attention_reason FROM shop WHERE shop_id = $1", shop_id)
+    )[0]
     assert row["status"] == "needs_attention"
     assert "401" in row["attention_reason"]
 
@@ -253,13 +285,17 @@ async def test_user_errors_from_stale_state_replan_from_a_fresh_read(kit: Kit) -
                 kit.sim.move_fulfillment_order(domain, fo["id"], location="Overflow")
             return await self.inner.handle_async_request(request)
 
-    kit.shopify.http = httpx.AsyncClient(transport=MoveBeforeCreate(httpx.ASGITransport(app=kit.sim.app)))
+    kit.shopify.http = httpx.AsyncClient(
+        transport=MoveBeforeCreate(httpx.ASGITransport(app=kit.sim.app))
+    )
 
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
 
     assert moved
     assert kit.sim.fulfillment_count_by_tracking(domain) == {"YT0000000000000009": 1}
-    kinds = [r["kind"] for r in await kit.fetch("SELECT kind FROM order_event ORDER BY order_event_id")]
+    kinds = [
+        r["kind"] for r in await kit.fetch("SELECT kind FROM order_event ORDER BY order_event_id")
+    ]
     assert kinds == ["push.attempted", "push.rejected", "push.attempted", "push.created"]
     await kit.shopify.http.aclose()
 
@@ -269,7 +305,10 @@ async def test_user_errors_twice_park_the_row_as_failed(kit: Kit) -> None:
     order = await kit.add_order(shop_id, domain, line_items=[{"sku": "SKU-A", "quantity": 1}])
     supplier_order_id = await kit.add_supplier_order(order)
     package_id = await kit.add_package(
-        order, supplier_order_id, tracking_number="YT000000000000000A", lines=[{"sku": "SKU-A", "quantity": 1}]
+        order,
+        supplier_order_id,
+        tracking_number="YT000000000000000A",
+        lines=[{"sku": "SKU-A", "quantity": 1}],
     )
 
     class RejectCreates(httpx.AsyncBaseTransport):
@@ -281,7 +320,12 @@ async def test_user_errors_twice_park_the_row_as_failed(kit: Kit) -> None:
                         "data": {
                             "fulfillmentCreate": {
                                 "fulfillment": None,
-                                "userErrors": [{"field": ["fulfillment"], "message": "Tracking number is invalid"}],
+                                "userErrors": [
+                                    {
+                                        "field": ["fulfillment"],
+                                        "message": "Tracking number is invalid",
+                                    }
+                                ],
                             }
                         }
                     },
@@ -293,7 +337,9 @@ async def test_user_errors_twice_park_the_row_as_failed(kit: Kit) -> None:
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
 
     rows = await kit.fetch("SELECT status, last_error FROM push")
-    assert [(r["status"], r["last_error"]) for r in rows] == [("failed", "fulfillment: Tracking number is invalid")]
+    assert [(r["status"], r["last_error"]) for r in rows] == [
+        ("failed", "fulfillment: Tracking number is invalid")
+    ]
     blocks = await kit.fetch("SELECT package_id, reason FROM push_block")
     assert [(r["package_id"], r["reason"]) for r in blocks] == [(package_id, "push_failed")]
     await kit.shopify.http.aclose()
@@ -303,7 +349,9 @@ async def test_concurrent_runs_for_one_order_push_once(kit: Kit) -> None:
     shop_id, domain = await kit.add_shop()
     await kit.shipped_order(shop_id, domain, tracking_number="YT000000000000000B")
 
-    results = await asyncio.gather(*(run_push_shop(kit.push_deps(), shop_id=shop_id) for _ in range(4)))
+    results = await asyncio.gather(
+        *(run_push_shop(kit.push_deps(), shop_id=shop_id) for _ in range(4))
+    )
 
     assert kit.sim.fulfillment_count_by_tracking(domain) == {"YT000000000000000B": 1}
     assert sum(r.results.get(OrderResult.DONE, 0) for r in results) >= 1

@@ -15,7 +15,7 @@ _PUBLIC = re.compile(r"^/(healthz|readyz|webhooks/|shopify/(install|callback)|do
 
 def _protected_routes(app: FastAPI) -> list[tuple[str, str]]:
     """Every documented route and method, path parameters filled with 1."""
-    routes = []
+    routes: list[tuple[str, str]] = []
     for template, operations in app.openapi()["paths"].items():
         if _PUBLIC.match(template):
             continue

@@ -45,7 +45,7 @@ async def test_no_secret_is_stored_in_clear(
         tables = await connection.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         )
-        dump = []
+        dump: list[str] = []
         for row in tables:
             rows = await connection.fetch(f'SELECT t::text AS line FROM "{row["tablename"]}" t')
             dump.extend(r["line"] for r in rows)

@@ -123,7 +123,7 @@ def order_message(
 
 
 def _track_events(package: Package, *, zone: tzinfo) -> str:
-    events = sorted(package.events, key=lambda e: e.occurred_at, reverse=True)
+    events = package.chronological_events()[::-1]
     rows = []
     for event in events:
         when = format_date(event.occurred_at, zone=zone)

@@ -449,9 +449,8 @@ class Outbox:
         item.attempts += 1
         stats = channel.stats
         stats.window_attempts += 1
-        if attempt.accepted:
-            return
-        stats.window_failures += 1
+        if not attempt.accepted:
+            stats.window_failures += 1
         ratio = channel.knobs.pause_failure_ratio
         if (
             ratio is not None
@@ -459,6 +458,8 @@ class Outbox:
             and stats.window_failures >= ratio * stats.window_attempts
         ):
             stats.paused = True
+        if attempt.accepted:
+            return
         retries_used = item.attempts - 1
         if retries_used < len(channel.knobs.retry_delays):
             item.due_at = self._clock.now() + channel.knobs.retry_delays[retries_used]

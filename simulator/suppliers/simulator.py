@@ -86,6 +86,9 @@ class SupplierSettings:
     cj_access_tokens: set[str] = field(default_factory=lambda: {"cj-test-token"})
     cj_timezone: tzinfo = cj.CHINA_TIME
     cj_enforce_public_https: bool = False
+    # Fields only third parties report in newer CJ docs (trackingProvider,
+    # storeOrderNumbers); off by default.
+    cj_newer_fields: bool = False
     ae_app_key: str = "500001"
     ae_app_secret: str = "ae-test-secret"  # noqa: S105 - a simulator credential
     ae_sessions: set[str] = field(default_factory=lambda: {"ae-test-session"})
@@ -113,9 +116,17 @@ class SupplierSimulator:
         clock: Clock | None = None,
         http_client: httpx.AsyncClient | None = None,
         settings: SupplierSettings | None = None,
+        signing_clock: Clock | None = None,
     ) -> None:
+        """Build a simulator.
+
+        ``signing_clock`` (default: ``clock``) stamps ``webhook-timestamp`` on
+        generic deliveries; pass ``SystemClock()`` when the receiver checks the
+        timestamp against its own wall clock while ``clock`` is a ManualClock.
+        """
         self.seed = seed
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self.signing_clock: Clock = signing_clock or self.clock
         self.settings = settings if settings is not None else SupplierSettings()
         self.http_client = http_client
         self._rng = random.Random(seed)
@@ -706,6 +717,7 @@ class SupplierSimulator:
             message_type=message_type,
             open_id=self.settings.cj_open_id,
             zone=self.settings.cj_timezone,
+            newer_fields=self.settings.cj_newer_fields,
         )
         self._emit(Supplier.CJ, "ORDER", "order", payload, message_id=message_id)
 
@@ -717,6 +729,7 @@ class SupplierSimulator:
             message_id=message_id,
             open_id=self.settings.cj_open_id,
             zone=self.settings.cj_timezone,
+            newer_fields=self.settings.cj_newer_fields,
         )
         self._emit(Supplier.CJ, "LOGISTIC", "logistics", payload, message_id=message_id)
 
@@ -744,12 +757,12 @@ class SupplierSimulator:
         )
 
     def _sign_generic(
-        self, message: WebhookMessage, now: datetime
+        self, message: WebhookMessage, _now: datetime
     ) -> Mapping[str, str]:
         return signature_headers(
             secrets=self.settings.generic_secrets,
             message_id=message.message_id,
-            timestamp=int(now.timestamp()),
+            timestamp=int(self.signing_clock.now().timestamp()),
             body=message.body,
         )
 

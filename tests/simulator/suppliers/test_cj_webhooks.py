@@ -304,3 +304,18 @@ async def test_half_failed_deliveries_pause_cj_until_webhook_is_set_again(
     assert answer.json()["result"] is True
     assert resumed.accepted == 3
     assert resumed.paused == ()
+
+
+def test_newer_fields_knob_adds_store_order_numbers_and_provider() -> None:
+    sim = SupplierSimulator(seed=7, clock=ManualClock())
+    sim.settings.cj_newer_fields = True
+    order = sim.place_order(Supplier.CJ, merchant_reference="#3001", line_items=ITEMS)
+    [package] = sim.ship(order.supplier_order_id)
+
+    [logistic] = sim.messages(topic="LOGISTIC")
+    order_update = sim.messages(topic="ORDER")[-1]
+
+    params = logistic.json()["params"]
+    assert params["storeOrderNumbers"] == ["#3001"]
+    assert params["trackingProvider"] == package.carrier
+    assert order_update.json()["params"]["trackingProvider"] == package.carrier

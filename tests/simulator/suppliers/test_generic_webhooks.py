@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -238,3 +239,22 @@ def test_schema_requires_a_shopify_order_reference() -> None:
 
     assert still_named
     assert not validator.is_valid(event)
+
+
+async def test_signing_clock_stamps_wall_time_while_state_uses_manual_clock(
+    receiver: RecordingReceiver,
+) -> None:
+    wall = ManualClock(start=ManualClock().now() + timedelta(days=400))
+    transport = httpx.ASGITransport(app=receiver.app)
+    async with httpx.AsyncClient(transport=transport) as client:
+        sim = SupplierSimulator(
+            seed=3, clock=ManualClock(), http_client=client, signing_clock=wall
+        )
+        sim.set_webhook_url(Supplier.GENERIC, ENDPOINT)
+        sim.place_order(Supplier.GENERIC, merchant_reference="#5", line_items=(SHIRT,))
+        await sim.deliver()
+
+    [request] = receiver.requests
+    [secret] = sim.settings.generic_secrets
+    assert request.headers["webhook-timestamp"] == str(int(wall.now().timestamp()))
+    assert reference_verify(request, secret, now=int(wall.now().timestamp()))

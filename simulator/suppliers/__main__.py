@@ -24,7 +24,7 @@ from simulator.suppliers.clock import Clock, ManualClock, SystemClock
 from simulator.suppliers.model import Supplier
 from simulator.suppliers.simulator import SupplierSettings, SupplierSimulator
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "build_simulator", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

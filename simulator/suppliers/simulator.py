@@ -322,17 +322,20 @@ class SupplierSimulator:
             raise InvalidTransitionError(
                 "a CJ order ships as one package with one trackNumber; split it first"
             )
-        now = self.clock.now()
         remaining = _remaining(order)
-        created = []
+        contents = []
         for spec in specs:
             items = spec.line_items or _as_items(order, remaining)
             _take(remaining, items)
-            created.append(self._new_package(order, spec, items, now))
+            contents.append((spec, items))
         if order.supplier is Supplier.CJ and any(remaining.values()):
             raise InvalidTransitionError(
                 "a CJ package must hold every line of its order"
             )
+        now = self.clock.now()
+        created = [
+            self._new_package(order, spec, items, now) for spec, items in contents
+        ]
         first_shipment = not order.packages
         order.packages.extend(created)
         if first_shipment:

@@ -17,6 +17,7 @@ from simulator.suppliers import (
     SupplierSimulator,
     create_app,
 )
+from simulator.suppliers.__main__ import build_parser, build_simulator
 from simulator.suppliers.receiver import RecordingReceiver
 
 TOKEN = {"CJ-Access-Token": "cj-test-token"}
@@ -220,3 +221,41 @@ async def test_control_api_drives_an_order_and_flushes_its_webhooks(
     assert cancel_shipped.status_code == 409
     assert missing.status_code == 404
     assert stats.json()["orders_by_status"] == {"in_transit": 1}
+
+
+async def test_timeout_fault_hangs_then_answers_504(sim: SupplierSimulator) -> None:
+    app = create_app(sim, faults=FaultKnobs(timeout_rate=1.0, timeout_seconds=0.01))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sim.test"
+    ) as api:
+        answer = await api.get("/api2.0/v1/shopping/order/list", headers=TOKEN)
+
+    assert answer.status_code == 504
+
+
+def test_command_line_wires_urls_credentials_and_manual_clock() -> None:
+    args = build_parser().parse_args(
+        [
+            "--manual-clock",
+            "--cj-webhook-url",
+            "http://dropsync.test/webhooks/suppliers/cj?token=a",
+            "--generic-webhook-url",
+            "http://dropsync.test/webhooks/suppliers/g?token=b",
+            "--generic-secret",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "--cj-access-token",
+            "tok-1",
+        ]
+    )
+
+    sim = build_simulator(args)
+
+    assert isinstance(sim.clock, ManualClock)
+    assert sim.webhook_url(Supplier.CJ, "logistics") == (
+        "http://dropsync.test/webhooks/suppliers/cj?token=a"
+    )
+    assert sim.webhook_url(Supplier.GENERIC, "events") == (
+        "http://dropsync.test/webhooks/suppliers/g?token=b"
+    )
+    assert sim.settings.generic_secrets == ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+    assert sim.settings.cj_access_tokens == {"tok-1"}

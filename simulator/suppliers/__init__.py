@@ -26,13 +26,16 @@ from simulator.suppliers.model import (
 )
 from simulator.suppliers.simulator import (
     InvalidTransitionError,
+    ScheduleFailure,
     ShipmentSpec,
     SupplierSettings,
     SupplierSimulator,
     UnknownOrderError,
 )
+from simulator.suppliers.timeline import STANDARD_ROUTE, RouteStep
 
 __all__ = [
+    "STANDARD_ROUTE",
     "CjTrackingStatus",
     "Clock",
     "DeliveryAttempt",
@@ -44,6 +47,8 @@ __all__ = [
     "ManualClock",
     "OrderStatus",
     "Package",
+    "RouteStep",
+    "ScheduleFailure",
     "ShipmentSpec",
     "Supplier",
     "SupplierOrder",

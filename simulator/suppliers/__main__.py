@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="flush due webhooks every SECONDS (0 = only on POST /_sim/flush)",
+        help="run scheduled changes and flush due webhooks every SECONDS "
+        "(0 = only on POST /_sim/tick and /_sim/flush)",
     )
     return parser
 
@@ -120,6 +121,7 @@ def _lifespan(sim: SupplierSimulator, *, auto_flush: timedelta | None) -> Lifesp
 async def _flush_forever(sim: SupplierSimulator, every: timedelta) -> None:
     while True:
         await asyncio.sleep(every.total_seconds())
+        sim.tick()
         await sim.deliver()
 
 

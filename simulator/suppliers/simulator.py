@@ -13,7 +13,7 @@ import hmac
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -40,10 +40,12 @@ from simulator.suppliers.model import (
     line_item_key,
 )
 from simulator.suppliers.standard_webhooks import generate_secret, signature_headers
+from simulator.suppliers.timeline import STANDARD_ROUTE, RouteStep, Timeline
 
 __all__ = [
     "TOPICS",
     "InvalidTransitionError",
+    "ScheduleFailure",
     "ShipmentSpec",
     "SupplierSettings",
     "SupplierSimulator",
@@ -75,6 +77,15 @@ class ShipmentSpec:
     tracking_number: str | None = None
     carrier: str | None = None
     tracking_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleFailure:
+    """A scheduled change that could no longer happen when it came due."""
+
+    due: datetime
+    label: str
+    error: str
 
 
 @dataclass(slots=True, kw_only=True)
@@ -135,6 +146,8 @@ class SupplierSimulator:
         self._orders: dict[str, SupplierOrder] = {}
         self._history: list[WebhookMessage] = []
         self._urls: dict[tuple[Supplier, str], str] = {}
+        self.timeline = Timeline()
+        self.schedule_failures: list[ScheduleFailure] = []
         if not self.settings.generic_secrets:
             self.settings.generic_secrets = [generate_secret(self._rng)]
         self.outbox.set_signer(Supplier.GENERIC, self._sign_generic)
@@ -193,9 +206,102 @@ class SupplierSimulator:
         return secret
 
     def advance(self, delta: timedelta) -> datetime:
+        """Move a ManualClock forward, running scheduled changes at their times."""
         if not isinstance(self.clock, ManualClock):
             raise TypeError("only a ManualClock can be advanced")
-        return self.clock.advance(delta)
+        target = self.clock.now() + delta
+        while (due := self.timeline.next_due()) is not None and due <= target:
+            self.clock.set(max(due, self.clock.now()))
+            self.tick()
+        self.clock.set(target)
+        return target
+
+    # -- scheduling ----------------------------------------------------------
+
+    def schedule(
+        self, at: datetime, action: Callable[[], object], *, label: str = ""
+    ) -> None:
+        """Run ``action`` once the clock reaches ``at`` (see ``tick``/``advance``)."""
+        self.timeline.add(at, action, label=label)
+
+    def tick(self) -> int:
+        """Run every scheduled change that is due; return how many ran.
+
+        A change that became impossible (say, a scan for a cancelled order) is
+        recorded in ``schedule_failures`` instead of raising.
+        """
+        ran = 0
+        while (entry := self.timeline.pop_due(self.clock.now())) is not None:
+            try:
+                entry.action()
+            except (InvalidTransitionError, UnknownOrderError) as exc:
+                self.schedule_failures.append(
+                    ScheduleFailure(due=entry.due, label=entry.label, error=str(exc))
+                )
+            ran += 1
+        return ran
+
+    def schedule_journey(
+        self,
+        supplier_order_id: str,
+        *,
+        package_id: str | None = None,
+        step: timedelta = timedelta(hours=12),
+        jitter: timedelta = timedelta(0),
+        start_after: timedelta | None = None,
+        route: Sequence[RouteStep] = STANDARD_ROUTE,
+    ) -> list[datetime]:
+        """Schedule carrier scans for a shipped package, ``step`` (+ jitter) apart."""
+        package = self._package(self.order(supplier_order_id), package_id)
+        due = self.clock.now() + (step if start_after is None else start_after)
+        times = []
+        for hop in route:
+            times.append(due)
+            self.schedule(
+                due,
+                self._scan_action(supplier_order_id, package.package_id, hop),
+                label=f"{supplier_order_id}/{package.package_id}: {hop.status.name}",
+            )
+            spread = jitter.total_seconds() * self._rng.random()
+            due += step + timedelta(seconds=spread)
+        return times
+
+    def schedule_shipment(
+        self,
+        supplier_order_id: str,
+        *,
+        after: timedelta,
+        packages: Sequence[ShipmentSpec] | None = None,
+        journey_step: timedelta | None = timedelta(hours=12),
+    ) -> datetime:
+        """Ship later; then, unless ``journey_step`` is None, schedule journeys."""
+        due = self.clock.now() + after
+
+        def ship_then_travel() -> None:
+            for package in self.ship(supplier_order_id, packages=packages):
+                if journey_step is not None:
+                    self.schedule_journey(
+                        supplier_order_id,
+                        package_id=package.package_id,
+                        step=journey_step,
+                    )
+
+        self.schedule(due, ship_then_travel, label=f"{supplier_order_id}: ship")
+        return due
+
+    def _scan_action(
+        self, supplier_order_id: str, package_id: str, hop: RouteStep
+    ) -> Callable[[], object]:
+        def scan() -> object:
+            return self.add_tracking_event(
+                supplier_order_id,
+                package_id=package_id,
+                status=hop.status,
+                description=hop.description,
+                location=hop.location,
+            )
+
+        return scan
 
     # -- queries -----------------------------------------------------------
 

@@ -259,3 +259,30 @@ def test_command_line_wires_urls_credentials_and_manual_clock() -> None:
     )
     assert sim.settings.generic_secrets == ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
     assert sim.settings.cj_access_tokens == {"tok-1"}
+
+
+async def test_control_api_schedules_a_shipment_and_its_journey(
+    sim: SupplierSimulator, api: httpx.AsyncClient
+) -> None:
+    created = await api.post(
+        "/_sim/orders",
+        json={
+            "supplier": "aliexpress",
+            "merchant_reference": "#77",
+            "line_items": [{"quantity": 1, "sku": "AE-1", "product_id": "1005001"}],
+        },
+    )
+    order_id = created.json()["supplier_order_id"]
+
+    planned = await api.post(
+        f"/_sim/orders/{order_id}/schedule-ship",
+        json={"after_seconds": 3600, "journey_step_seconds": 3600},
+    )
+    await api.post("/_sim/clock/advance", json={"seconds": 3600 * 10})
+    order = await api.get(f"/_sim/orders/{order_id}")
+    stats = await api.get("/_sim/stats")
+
+    assert planned.json()["ships_at"] == "2026-01-15T09:00:00+00:00"
+    assert order.json()["status"] == "delivered"
+    assert len(order.json()["packages"][0]["events"]) == 8
+    assert stats.json()["scheduled"] == 0

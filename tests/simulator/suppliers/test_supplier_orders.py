@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from simulator.suppliers import (
@@ -148,3 +150,43 @@ def test_unknown_order_raises_unknown_order_error(sim: SupplierSimulator) -> Non
 def test_line_item_needs_an_identifier() -> None:
     with pytest.raises(ValueError, match="needs a sku"):
         LineItem(quantity=1)
+
+
+def test_journey_scans_arrive_as_the_clock_advances(sim: SupplierSimulator) -> None:
+    order = sim.place_order(Supplier.CJ, merchant_reference="#9", line_items=(SHIRT,))
+    sim.schedule_shipment(
+        order.supplier_order_id,
+        after=timedelta(days=2),
+        journey_step=timedelta(hours=12),
+    )
+    start = sim.clock.now()
+
+    sim.advance(timedelta(days=2, hours=12))
+    midway = order.status
+    sim.advance(timedelta(days=5))
+
+    assert midway is OrderStatus.IN_TRANSIT
+    assert order.status is OrderStatus.DELIVERED
+    assert order.shipped_at == start + timedelta(days=2)
+    assert order.delivered_at == start + timedelta(days=2, hours=12 * 7)
+    statuses = [
+        m.json()["params"]["trackingStatus"] for m in sim.messages(topic="LOGISTIC")
+    ]
+    assert statuses == [1, 5, 6, 7, 8, 9, 10, 12]
+    assert len(sim.timeline) == 0
+
+
+def test_scheduled_scan_for_a_cancelled_order_is_recorded_not_raised(
+    sim: SupplierSimulator,
+) -> None:
+    order = sim.place_order(
+        Supplier.GENERIC, merchant_reference="#10", line_items=(SHIRT,)
+    )
+    sim.schedule_shipment(order.supplier_order_id, after=timedelta(hours=1))
+    sim.cancel(order.supplier_order_id)
+
+    sim.advance(timedelta(hours=2))
+
+    [failure] = sim.schedule_failures
+    assert "cancelled" in failure.error
+    assert order.status is OrderStatus.CANCELLED

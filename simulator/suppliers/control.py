@@ -345,7 +345,8 @@ class ControlApi:
     async def flush(self, request: Request) -> Response:
         body = await _body(request)
         report = await self._sim.deliver(
-            include_delayed=bool(body.get("include_delayed", False))
+            include_delayed=bool(body.get("include_delayed", False)),
+            concurrency=int(body.get("concurrency", 1)),
         )
         return JSONResponse(report.to_json())
 

@@ -644,13 +644,18 @@ class SupplierSimulator:
         *,
         include_delayed: bool = False,
         client: httpx.AsyncClient | None = None,
+        concurrency: int = 1,
     ) -> DeliveryReport:
         """Flush every due webhook through the injected client (or a fresh one)."""
         chosen = client or self.http_client
         if chosen is not None:
-            return await self.outbox.deliver(chosen, include_delayed=include_delayed)
+            return await self.outbox.deliver(
+                chosen, include_delayed=include_delayed, concurrency=concurrency
+            )
         async with httpx.AsyncClient() as temporary:
-            return await self.outbox.deliver(temporary, include_delayed=include_delayed)
+            return await self.outbox.deliver(
+                temporary, include_delayed=include_delayed, concurrency=concurrency
+            )
 
     # -- internals: ids and defaults ---------------------------------------
 

@@ -163,3 +163,15 @@ def test_same_seed_produces_identical_webhooks() -> None:
         bodies.append([m.body for m in sim.messages()])
 
     assert bodies[0] == bodies[1]
+
+
+async def test_concurrent_flush_delivers_everything_once(
+    client: httpx.AsyncClient, receiver: RecordingReceiver
+) -> None:
+    sim = make_sim(client)
+    place(sim, 10)
+
+    report = await sim.deliver(concurrency=4)
+
+    assert report.accepted == 10
+    assert len({r.headers["webhook-id"] for r in receiver.requests}) == 10

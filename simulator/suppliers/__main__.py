@@ -22,7 +22,8 @@ from starlette.applications import Starlette
 from simulator.suppliers.app import Lifespan, create_app
 from simulator.suppliers.clock import Clock, ManualClock, SystemClock
 from simulator.suppliers.model import Supplier
-from simulator.suppliers.simulator import SupplierSettings, SupplierSimulator
+from simulator.suppliers.settings import SupplierSettings
+from simulator.suppliers.simulator import SupplierSimulator
 
 __all__ = ["build_parser", "build_simulator", "main"]
 

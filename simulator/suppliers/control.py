@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from simulator.suppliers.announce import TOPICS
+from simulator.suppliers.errors import InvalidTransitionError, UnknownOrderError
 from simulator.suppliers.faults import FaultInjector
 from simulator.suppliers.model import (
     CjTrackingStatus,
@@ -23,13 +25,7 @@ from simulator.suppliers.model import (
     Supplier,
     SupplierOrder,
 )
-from simulator.suppliers.simulator import (
-    TOPICS,
-    InvalidTransitionError,
-    ShipmentSpec,
-    SupplierSimulator,
-    UnknownOrderError,
-)
+from simulator.suppliers.simulator import ShipmentSpec, SupplierSimulator
 
 __all__ = ["ControlApi", "line_item_from_json", "order_json"]
 

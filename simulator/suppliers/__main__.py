@@ -86,7 +86,14 @@ def _settings(args: argparse.Namespace) -> SupplierSettings:
 
 def build_simulator(args: argparse.Namespace) -> SupplierSimulator:
     clock: Clock = ManualClock() if args.manual_clock else SystemClock()
-    sim = SupplierSimulator(seed=args.seed, clock=clock, settings=_settings(args))
+    # Receivers check webhook-timestamp against their wall clock, so the
+    # server always signs with real time, even when its state clock is manual.
+    sim = SupplierSimulator(
+        seed=args.seed,
+        clock=clock,
+        settings=_settings(args),
+        signing_clock=SystemClock(),
+    )
     if args.cj_webhook_url or args.cj_logistics_url:
         sim.register_cj_webhook(
             order_url=args.cj_webhook_url,

@@ -34,12 +34,14 @@ from clients.shopify import (
     ShopifyShopError,
     ShopifyTransientError,
 )
+from clients.shopify_documents import ORDERS_FULFILLMENT_STATE_BATCH_SIZE
 from clients.shopify_fulfillment import (
     FulfillmentInputLine,
     MutationOutcome,
     TrackingInput,
     create_fulfillment,
     read_order_fulfillment_state,
+    read_orders_fulfillment_state,
     update_tracking,
 )
 from core.errors import PlanInputError
@@ -110,6 +112,8 @@ __all__ = [
     "PushDeps",
     "PushRunSummary",
     "lock_order",
+    "push_order",
+    "push_orders",
     "push_settings_from_shop",
     "push_shop",
     "push_sweep",
@@ -225,9 +229,9 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     attempted: set[int] = set()
     semaphore = asyncio.Semaphore(deps.order_concurrency)
 
-    async def one(order_id: int) -> OrderResult:
+    async def group(order_ids: list[int]) -> list[OrderResult]:
         async with semaphore:
-            return await push_order(deps, shop, order_id)
+            return await push_orders(deps, shop, order_ids)
 
     while True:
         async with deps.pool.acquire() as connection:
@@ -238,7 +242,13 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         if not todo:
             break
         attempted.update(todo)
-        results = await asyncio.gather(*(one(order_id) for order_id in todo))
+        size = ORDERS_FULFILLMENT_STATE_BATCH_SIZE
+        groups = [todo[start : start + size] for start in range(0, len(todo), size)]
+        results = [
+            result
+            for results_of_group in await asyncio.gather(*(group(ids) for ids in groups))
+            for result in results_of_group
+        ]
         for result in results:
             summary.count(result)
         if OrderResult.SHOP_UNAVAILABLE in results:
@@ -289,44 +299,96 @@ class lock_order:  # noqa: N801  (used as `async with lock_order(...)`, like a f
 
 async def push_order(deps: PushDeps, shop: _Shop, order_id: int) -> OrderResult:
     """Push one order's unsynced packages under the order's lock."""
-    async with (
-        deps.pool.acquire() as connection,
-        lock_order(connection, shop_id=shop.shop_id, order_id=order_id) as locked,
-    ):
-        if not locked:
-            return OrderResult.BUSY
+    [result] = await push_orders(deps, shop, [order_id])
+    return result
+
+
+async def push_orders(deps: PushDeps, shop: _Shop, order_ids: list[int]) -> list[OrderResult]:
+    """Push a few orders of one shop: lock each, read them all in one call, then push each.
+
+    The locks are session advisory locks on the one connection the group uses, so a group
+    costs one pool connection however many orders it holds.
+    """
+    results: dict[int, OrderResult] = {}
+    async with deps.pool.acquire() as connection:
+        locks = [lock_order(connection, shop_id=shop.shop_id, order_id=o) for o in order_ids]
+        locked: list[int] = []
         try:
-            return await _push_locked(deps, connection, shop, order_id)
-        except ShopifyShopError as error:
-            await mark_shop_needs_attention(
-                connection, shop_id=shop.shop_id, reason=f"Shopify refused: {error}"
+            for order_id, lock in zip(order_ids, locks, strict=True):
+                if await lock.__aenter__():
+                    locked.append(order_id)
+                else:
+                    results[order_id] = OrderResult.BUSY
+            if locked:
+                results.update(await _push_locked_group(deps, connection, shop, locked))
+        finally:
+            for lock in locks:
+                await lock.__aexit__(None, None, None)
+    return [results[order_id] for order_id in order_ids]
+
+
+async def _push_locked_group(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
+) -> dict[int, OrderResult]:
+    results: dict[int, OrderResult] = {}
+    try:
+        states = await read_orders_fulfillment_state(
+            deps.shopify, shop.domain, shop.access_token, order_ids=order_ids
+        )
+    except ShopifyError as error:
+        result = await _order_error(connection, shop, order_ids[0], error)
+        return dict.fromkeys(order_ids, result)
+    for order_id in order_ids:
+        if results and OrderResult.SHOP_UNAVAILABLE in results.values():
+            results[order_id] = OrderResult.SHOP_UNAVAILABLE
+            continue
+        try:
+            results[order_id] = await _push_locked(
+                deps, connection, shop, order_id, first_read=(states.get(order_id),)
             )
-            log.warning(
-                "push.shop_unavailable", shop_id=shop.shop_id, order_id=order_id, error=str(error)
-            )
-            return OrderResult.SHOP_UNAVAILABLE
-        except ShopifyTransientError as error:
-            log.warning(
-                "push.read_deferred", shop_id=shop.shop_id, order_id=order_id, error=str(error)
-            )
-            return OrderResult.DEFERRED
         except (ShopifyError, PlanInputError) as error:
-            # A document or planner bug: logged loudly, retried by the sweeper after a fix.
-            log.error(  # noqa: TRY400  (the message is the useful part, not a traceback)
-                "push.order_failed", shop_id=shop.shop_id, order_id=order_id, error=str(error)
-            )
-            return OrderResult.DEFERRED
+            results[order_id] = await _order_error(connection, shop, order_id, error)
+    return results
+
+
+async def _order_error(
+    connection: Connection, shop: _Shop, order_id: int, error: Exception
+) -> OrderResult:
+    """What an error escaping one order's push means for it (and perhaps for the shop)."""
+    if isinstance(error, ShopifyShopError):
+        await mark_shop_needs_attention(
+            connection, shop_id=shop.shop_id, reason=f"Shopify refused: {error}"
+        )
+        log.warning(
+            "push.shop_unavailable", shop_id=shop.shop_id, order_id=order_id, error=str(error)
+        )
+        return OrderResult.SHOP_UNAVAILABLE
+    if isinstance(error, ShopifyTransientError):
+        log.warning("push.read_deferred", shop_id=shop.shop_id, order_id=order_id, error=str(error))
+        return OrderResult.DEFERRED
+    # A document or planner bug: logged loudly, retried by the sweeper after a fix.
+    log.error("push.order_failed", shop_id=shop.shop_id, order_id=order_id, error=str(error))
+    return OrderResult.DEFERRED
 
 
 async def _push_locked(
-    deps: PushDeps, connection: Connection, shop: _Shop, order_id: int
+    deps: PushDeps,
+    connection: Connection,
+    shop: _Shop,
+    order_id: int,
+    *,
+    first_read: tuple[OrderFulfillmentState | None] | None = None,
 ) -> OrderResult:
+    """Push one locked order; `first_read` (a 1-tuple) is a fresh read to start from."""
     stale_rounds = 0
     ambiguous_rounds = 0
     while True:
-        state = await read_order_fulfillment_state(
-            deps.shopify, shop.domain, shop.access_token, order_id=order_id
-        )
+        if first_read is not None:
+            (state,), first_read = first_read, None
+        else:
+            state = await read_order_fulfillment_state(
+                deps.shopify, shop.domain, shop.access_token, order_id=order_id
+            )
         if state is None:
             await _block_missing_order(deps, connection, shop, order_id)
             return OrderResult.DONE

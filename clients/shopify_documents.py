@@ -201,7 +201,6 @@ mutation DropsyncFulfillmentCreate($fulfillment: FulfillmentInput!) {
       updatedAt
       location { id }
       trackingInfo(first: 10) { company number url }
-      fulfillmentLineItems(first: 20) { nodes { quantity lineItem { id } } }
     }
     userErrors { field message }
   }

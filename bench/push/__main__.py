@@ -46,6 +46,7 @@ from bench.push.harness import (
 )
 from clients.rate_limit import CostLimiter
 from clients.shopify import RetryPolicy, ShopifyClient
+from clients.shopify_documents import ORDERS_FULFILLMENT_STATE_BATCH_SIZE
 from core.tracking import normalize_tracking_number
 from schema.classify.unsynced import unsynced_packages
 from service.runtime import Runtime
@@ -226,7 +227,13 @@ async def _baseline(
 
 async def bench_shops(shops: int, per_shop: int) -> dict[str, float]:
     domains = [f"shop-{i}.myshopify.com" for i in range(1, shops + 1)]
-    concurrency = _SHOPS_MAX_JOBS * _SHOPS_ORDER_CONCURRENCY
+    # In flight at once: arq runs max_jobs shops; each pushes its orders in groups of up to
+    # ORDERS_FULFILLMENT_STATE_BATCH_SIZE, order_concurrency groups at a time. With 5 orders a
+    # shop that is one group, so one Shopify call in flight per shop.
+    groups_per_shop = min(
+        _SHOPS_ORDER_CONCURRENCY, -(-per_shop // ORDERS_FULFILLMENT_STATE_BATCH_SIZE)
+    )
+    concurrency = _SHOPS_MAX_JOBS * groups_per_shop
     with simulator_process(port=free_port(), shops=shops, plan="standard") as base:
         async with httpx.AsyncClient(base_url=base, timeout=30) as sim:
             ours = await _create_orders(sim, domains, per_shop, seed=1)
@@ -247,7 +254,11 @@ async def bench_shops(shops: int, per_shop: int) -> dict[str, float]:
                     account_id=account_id,
                 )
                 shop_ids.append(shop_id)
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+            # The same connection limits as the baseline's client: httpcore's pool scans every
+            # connection on each request, so a bigger pool costs CPU for nothing here.
+            limits = httpx.Limits(
+                max_connections=concurrency, max_keepalive_connections=concurrency
+            )
             http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0), limits=limits)
             deps = PushDeps(
                 pool=pool,

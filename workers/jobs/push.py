@@ -88,7 +88,6 @@ from schema.queries.push import (
     adopt_push,
     claim_push,
     clear_blocks,
-    complete_push,
     defer_push,
     due_shops,
     fail_push,
@@ -98,6 +97,7 @@ from schema.queries.push import (
     pushable_orders,
     pushed_packages,
     record_blocks,
+    record_push_success,
     supersede_pending,
 )
 from schema.queries.shops import get_shop
@@ -568,30 +568,22 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
     order_id = int(action.order_id)
     package_ids = [int(package_id) for package_id in action.package_ids]
     request = _request(action)
-    async with connection.transaction():
-        row = await claim_push(
-            connection,
-            shop_id=shop.shop_id,
-            order_id=order_id,
-            idempotency_key=action.idempotency_key,
-            kind="create" if isinstance(action, CreateFulfillment) else "update_tracking",
-            package_ids=package_ids,
-            location_id=(
-                int(action.location_id)
-                if isinstance(action, CreateFulfillment) and action.location_id is not None
-                else None
-            ),
-            request=request,
-        )
-        if row.status != "pending":
-            return _Step.CONTINUE
-        await insert_order_event(
-            connection,
-            shop_id=shop.shop_id,
-            order_id=order_id,
-            kind="push.attempted",
-            detail={"push_id": row.push_id, "attempt": row.attempts, **request},
-        )
+    row = await claim_push(
+        connection,
+        shop_id=shop.shop_id,
+        order_id=order_id,
+        idempotency_key=action.idempotency_key,
+        kind="create" if isinstance(action, CreateFulfillment) else "update_tracking",
+        package_ids=package_ids,
+        location_id=(
+            int(action.location_id)
+            if isinstance(action, CreateFulfillment) and action.location_id is not None
+            else None
+        ),
+        request=request,
+    )
+    if row.status != "pending":
+        return _Step.CONTINUE
     # The ledger row is committed: from here on a crash leaves a pending row to resolve.
     context = {
         "shop_id": shop.shop_id,
@@ -633,30 +625,11 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
         return _Step.CONTINUE
     fulfillment = outcome.fulfillment
     assert fulfillment is not None  # noqa: S101  (MutationOutcome holds one or the other)
-    async with connection.transaction():
-        await complete_push(
-            connection,
-            shop_id=shop.shop_id,
-            push_id=row.push_id,
-            status="succeeded",
-            fulfillment_id=fulfillment.fulfillment_id,
-        )
+    kind = "push.created" if isinstance(action, CreateFulfillment) else "push.updated"
+    await record_push_success(connection, row=row, fulfillment=fulfillment, event_kind=kind)
+    if fulfillment.lines is not None:
         await store_fulfillment(
             connection, shop_id=shop.shop_id, order_id=order_id, fulfillment=fulfillment
-        )
-        await clear_blocks(connection, shop_id=shop.shop_id, package_ids=package_ids)
-        kind = "push.created" if isinstance(action, CreateFulfillment) else "push.updated"
-        await insert_order_event(
-            connection,
-            shop_id=shop.shop_id,
-            order_id=order_id,
-            kind=kind,
-            detail={
-                "push_id": row.push_id,
-                "package_ids": package_ids,
-                "fulfillment_id": fulfillment.fulfillment_id,
-                "tracking_numbers": list(fulfillment.tracking_numbers),
-            },
         )
     log.info(kind, fulfillment_id=fulfillment.fulfillment_id, **context)
     return _Step.CONTINUE

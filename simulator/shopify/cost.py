@@ -221,12 +221,12 @@ class CostMeter:
         self, parent: GraphQLObjectType, field_type: GraphQLOutputType, value: Any
     ) -> None:
         """Count what one resolved field really returned."""
-        if value is None:
-            return
-        named = get_named_type(field_type)
         if parent is self._schema.mutation_type:
             self.actual += MUTATION_COST
             return
+        if value is None:
+            return
+        named = get_named_type(field_type)
         if is_leaf_type(named) or is_free_type(named):
             return
         if is_connection_type(named):

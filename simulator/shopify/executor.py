@@ -8,6 +8,7 @@ execution the bucket is refunded the difference between requested and actual cos
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -169,9 +170,14 @@ def _prepare(body: Any) -> _Prepared | GraphQLOutcome:
         )
     operation_name = body.get("operationName") or None
     operation = get_operation_ast(parsed.document, operation_name)
-    if operation is None:
-        return _refused([{"message": "An operation name is required"}], "invalid")
-    variables = body.get("variables") or {}
+    variables = _variables(body.get("variables"))
+    if operation is None or variables is None:
+        message = (
+            "An operation name is required"
+            if operation is None
+            else "Variables must be a JSON object"
+        )
+        return _refused([{"message": message}], "invalid")
     coerced = get_variable_values(
         load_admin_schema(), operation.variable_definitions or (), variables
     )
@@ -183,6 +189,18 @@ def _prepare(body: Any) -> _Prepared | GraphQLOutcome:
         variables=variables,
         operation_name=operation_name,
     )
+
+
+def _variables(raw: Any) -> dict[str, Any] | None:
+    """Accept variables as an object or a JSON string of one; None when invalid."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            return None
+    if raw is None:
+        return {}
+    return raw if isinstance(raw, dict) else None
 
 
 def _refusal(

@@ -80,7 +80,7 @@ _SCALAR_ZERO: dict[str, Any] = {
 
 
 def field_resolver(
-    source: Any, info: GraphQLResolveInfo[ExecutionContext], **args: Any
+    source: Any, info: GraphQLResolveInfo[ExecutionContext], /, **args: Any
 ) -> Any:
     """Resolve any field of the schema (see module docstring)."""
     context: ExecutionContext = info.context
@@ -91,10 +91,22 @@ def field_resolver(
         value = resolver(source, context, args)
     elif isinstance(source, dict):
         value = source.get(info.field_name, _MISSING)
-    if value is _MISSING:
+    if value is _MISSING or not _fits_enum(info.return_type, value):
         value = zero_value(info.return_type)
     context.meter.record(info.parent_type, info.return_type, value)
     return value
+
+
+def _fits_enum(type_: GraphQLOutputType, value: Any) -> bool:
+    """Return False for an enum value the field's enum does not have.
+
+    Payloads share error codes across mutations; a code another payload's enum lacks
+    becomes null (or the enum's first value) rather than a serialization error.
+    """
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if not isinstance(inner, GraphQLEnumType) or value is None:
+        return True
+    return value in inner.values
 
 
 def type_resolver(
@@ -219,7 +231,11 @@ QUERY_RESOLVERS: dict[str, Resolver] = {
     "fulfillmentOrder": _by_id("fulfillment_orders", "FulfillmentOrder"),
     "fulfillmentOrders": _fulfillment_orders,
     "fulfillment": _by_id("fulfillments", "Fulfillment"),
-    "location": _by_id("locations", "Location"),
+    "location": lambda _r, ctx, a: (
+        _by_id("locations", "Location")(_r, ctx, a)
+        if a.get("id")
+        else ctx.shop.locations[ctx.shop.primary_location_id]
+    ),
     "locations": lambda _r, ctx, a: connection(
         list(ctx.shop.locations.values()), a, key=lambda loc: (loc.id, loc.id)
     ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -254,6 +255,22 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return dict(json.loads(raw)) if raw else {}
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _answer_bad_input(endpoint: Any) -> Endpoint:
+    """Turn a control call with bad arguments into a 400 instead of a 500."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            response: Response = await endpoint(request)
+        except (TypeError, ValueError, KeyError) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return response
+
+    return guarded
+
+
 class _Control:
     """`/_sim/` endpoints: drive and inspect the simulator over HTTP (JSON)."""
 
@@ -261,7 +278,7 @@ class _Control:
         self.sim = sim
 
     def routes(self) -> list[Route]:
-        return [
+        routes = [
             Route("/_sim/shops", self.create_shop, methods=["POST"]),
             Route("/_sim/shops", self.list_shops, methods=["GET"]),
             Route("/_sim/shops/{shop}/orders", self.create_order, methods=["POST"]),
@@ -281,6 +298,10 @@ class _Control:
             Route("/_sim/webhooks/flush", self.flush, methods=["POST"]),
             Route("/_sim/stats", self.stats, methods=["GET"]),
             Route("/_sim/calls", self.calls, methods=["GET"]),
+        ]
+        return [
+            Route(r.path, _answer_bad_input(r.endpoint), methods=r.methods)
+            for r in routes
         ]
 
     async def create_shop(self, request: Request) -> Response:

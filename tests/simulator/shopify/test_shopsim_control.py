@@ -114,3 +114,19 @@ def test_cli_has_a_shopify_subcommand(capsys: pytest.CaptureFixture[str]) -> Non
         main(["shopify", "--help"])
     assert exit_info.value.code == 0
     assert "--port" in capsys.readouterr().out
+
+
+async def test_control_endpoint_with_bad_arguments_answers_400() -> None:
+    sim = ShopifySimulator(seed=5)
+    transport = httpx.ASGITransport(app=sim.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1"
+    ) as http:
+        unknown_shop = await http.post(
+            f"/_sim/shops/{SHOP}/orders", json={"line_items": []}
+        )
+        assert unknown_shop.status_code == 400
+        await http.post("/_sim/shops", json={"domain": SHOP})
+        bad_kwargs = await http.post(f"/_sim/shops/{SHOP}/orders", json={"nope": 1})
+        assert bad_kwargs.status_code == 400
+    await sim.aclose()

@@ -172,3 +172,14 @@ async def test_revoked_token_gets_401(
     assert (await admin.post({"query": "{ shop { id } }"})).status_code == 200
     assert sim.revoke_token(SHOP, admin.token) == 1
     assert (await admin.post({"query": "{ shop { id } }"})).status_code == 401
+
+
+async def test_per_user_grant_gives_an_online_token_with_its_user(
+    creds: ShopCredentials, http: httpx.AsyncClient
+) -> None:
+    code = (await _authorize(http, creds, **{"grant_options[]": "per-user"}))["code"]
+    body = (await _token(http, creds, code=code)).json()
+    assert body["access_token"].startswith("shpua_")
+    assert body["expires_in"] == 86399
+    assert body["associated_user"]["account_owner"] is True
+    assert body["associated_user_scope"] == "read_orders,write_fulfillments"

@@ -31,7 +31,7 @@ from simulator.shopify.executor import execute_admin_request
 from simulator.shopify.faults import FaultKind, FaultPlan
 from simulator.shopify.model import CallRecord, Shop
 from simulator.shopify.oauth import OAuthError
-from simulator.shopify.schema import ADMIN_API_VERSION, load_admin_schema
+from simulator.shopify.schema import load_admin_schema
 from simulator.shopify.webhooks import WebhookKnobs
 
 if TYPE_CHECKING:
@@ -43,22 +43,27 @@ INVALID_TOKEN_BODY = {
     "errors": "[API] Invalid API key or access token "
     "(unrecognized login or wrong password)"
 }
-_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$")
+_VERSION = re.compile(r"^(?P<year>\d{4})-(?P<month>0[1-9]|1[0-2])$")
 _OLDEST_SUPPORTED = "2025-10"
 
 
 def _served_version(requested: str) -> str | None:
-    """Return the version Shopify would serve, or None for a malformed one."""
+    """Return the version Shopify would serve, or None for a malformed one.
+
+    Unsupported (old) versions fall forward to the oldest supported release; a month
+    that is not a release month falls forward to the next quarterly release.
+    """
     if requested == "unstable":
         return requested
-    if not _VERSION.match(requested):
+    match = _VERSION.match(requested)
+    if match is None:
         return None
-    # Unsupported versions fall forward to the oldest supported one.
-    return (
-        max(requested, _OLDEST_SUPPORTED)
-        if requested <= ADMIN_API_VERSION
-        else requested
-    )
+    year, month = int(match["year"]), int(match["month"])
+    release_month = next(m for m in (1, 4, 7, 10, 13) if m >= month)
+    if release_month == 13:
+        year, release_month = year + 1, 1
+    release = f"{year:04d}-{release_month:02d}"
+    return max(release, _OLDEST_SUPPORTED)
 
 
 _DEPRECATION_DOCS = "https://shopify.dev/api/usage/versioning#deprecation-practices"

@@ -172,6 +172,13 @@ class OAuthState:
         ):
             raise OAuthError(401, "invalid_client", "Client authentication failed.")
         grant_type = form.get("grant_type") or "authorization_code"
+        answer = self._grant(shop, form, grant_type)
+        shop.installed = True  # a granted token means the app is (re)installed
+        return answer
+
+    def _grant(
+        self, shop: Shop, form: Mapping[str, Any], grant_type: Any
+    ) -> dict[str, Any]:
         if grant_type == "authorization_code":
             return self._from_code(shop, form)
         if grant_type == "refresh_token":

@@ -183,3 +183,18 @@ async def test_per_user_grant_gives_an_online_token_with_its_user(
     assert body["expires_in"] == 86399
     assert body["associated_user"]["account_owner"] is True
     assert body["associated_user_scope"] == "read_orders,write_fulfillments"
+
+
+async def test_reinstall_after_uninstall_gives_a_working_token(
+    sim: ShopifySimulator, creds: ShopCredentials, http: httpx.AsyncClient
+) -> None:
+    sim.uninstall_app(SHOP)
+    code = (await _authorize(http, creds))["code"]
+    token = (await _token(http, creds, code=code)).json()["access_token"]
+    response = await http.post(
+        "/admin/api/2026-10/graphql.json",
+        json={"query": "{ shop { id } }"},
+        headers={"X-Shopify-Access-Token": token},
+    )
+    assert response.status_code == 200
+    assert sim.shop(SHOP).installed

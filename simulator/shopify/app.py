@@ -146,6 +146,8 @@ class _Handlers:
         if _uses_deprecated_root_field(outcome.operation, outcome.root_fields):
             headers["X-Shopify-API-Deprecated-Reason"] = _DEPRECATION_DOCS
         status, outcome_name = outcome.status, outcome.outcome
+        if outcome_name == "throttled":
+            status = sim.throttled_status
         if fault is FaultKind.APPLY_THEN_TIMEOUT:
             await sim.sleep(sim.faults.plan_for(shop.domain).hang_seconds)
             status, outcome_name = 504, f"fault:{fault.value}:{outcome.outcome}"

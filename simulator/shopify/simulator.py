@@ -83,8 +83,11 @@ class ShopifySimulator:
         http_client: httpx.AsyncClient | None = None,
         require_https_webhooks: bool = True,
         default_webhook_url: str | None = None,
+        throttled_status: int = 200,
     ) -> None:
         self.rng = random.Random(seed)
+        # Shopify's HTTP status for THROTTLED is unconfirmed (200 or 429); test both.
+        self.throttled_status = throttled_status
         self.clock = clock
         self.sleep = sleep
         self.routing_delay = routing_delay

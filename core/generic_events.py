@@ -13,7 +13,8 @@ Any supplier or script can feed dropsync by POSTing Standard Webhooks deliveries
               "packages": [{"tracking_number": "LP00123456789CN",
                             "carrier": "YunExpress",
                             "tracking_url": "https://...",
-                            "line_items": [{"shopify_line_item_id": 1, "quantity": 2}]}]}}
+                            "line_items": [{"shopify_line_item_id": 1,
+                                            "quantity": 2}]}]}}
 
 Event types: ``order.placed``, ``order.shipped`` (``packages`` required),
 ``tracking.updated`` (``packages`` with ``status``/``events``), ``order.cancelled``

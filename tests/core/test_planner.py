@@ -39,6 +39,7 @@ from core.planner import (
     PushedPackage,
     PushPlan,
     PushSettings,
+    TrackingChange,
     UpdateTracking,
     plan_push,
 )
@@ -125,13 +126,18 @@ def package(
 
 
 def fulfillment(
-    fulfillment_id: int, *numbers: str, status: str = "SUCCESS"
+    fulfillment_id: int,
+    *numbers: str,
+    status: str = "SUCCESS",
+    company: str | None = "USPS",
+    urls: tuple[str, ...] = (),
 ) -> ExistingFulfillment:
     return ExistingFulfillment(
         fulfillment_id=FulfillmentId(fulfillment_id),
         status=status,
-        tracking_company="USPS",
+        tracking_company=company,
         tracking_numbers=numbers,
+        tracking_urls=urls,
     )
 
 
@@ -628,11 +634,12 @@ def test_new_tracking_number_on_single_package_order_updates_fulfillment() -> No
     action = only(result)
     assert isinstance(action, UpdateTracking)
     assert action.fulfillment_id == 7
-    assert action.tracking_number == "NEW-1"
+    assert action.change is TrackingChange.REPLACE
+    assert action.tracking_numbers == ("NEW-1",)
     assert action.tracking_company == "4PX"
-    assert action.tracking_url is None
+    assert action.tracking_urls == ()
     assert action.notify_customer is False
-    assert action.replaces_tracking_number == "OLD1"
+    assert action.previous_tracking_numbers == ("OLD1",)
     assert action.idempotency_key.startswith("trk:")
     assert result.updates == (action,)
 
@@ -647,7 +654,7 @@ def test_update_sends_url_for_unknown_carrier() -> None:
         )
     )
     assert isinstance(action, UpdateTracking)
-    assert action.tracking_url == "https://yw/1"
+    assert action.tracking_urls == ("https://yw/1",)
 
 
 @pytest.mark.parametrize(
@@ -679,15 +686,75 @@ def test_update_only_in_the_single_package_case(
     assert not isinstance(action, UpdateTracking)
 
 
-def test_unitemised_group_is_never_an_update() -> None:
-    fos = [fo(10, fo_line(100, 500, remaining=2))]
+def test_unitemised_parcel_after_pushed_sibling_is_added_to_its_fulfillment() -> None:
     result = plan(
-        fos,
-        [package("p1", count=2), package("p2", count=2)],
+        [fo(10, fo_line(100, 500, remaining=0))],
+        [package("p1", count=2), package("p2", count=3)],
         pushed=[_pushed()],
         fulfillments=[fulfillment(7, "OLD1")],
     )
-    assert isinstance(only(result), CreateFulfillment)
+    action = only(result)
+    assert isinstance(action, UpdateTracking)
+    assert action.change is TrackingChange.ADD
+    assert action.fulfillment_id == 7
+    assert action.tracking_numbers == ("OLD1", "TRKp1", "TRKp2")
+    assert action.previous_tracking_numbers == ("OLD1",)
+    assert action.tracking_company == "USPS"
+    assert action.tracking_urls == ()
+    assert action.package_ids == ("p1", "p2")
+
+
+@pytest.mark.parametrize(
+    ("existing_urls", "template", "expected"),
+    [
+        (("https://c/OLD1",), None, ("https://c/OLD1", "https://c/new")),
+        ((), "https://t/{number}", ("https://t/OLD1", "https://c/new")),
+        ((), None, ()),
+    ],
+)
+def test_added_parcel_of_unknown_carrier_keeps_one_url_per_number(
+    existing_urls: tuple[str, ...], template: str | None, expected: tuple[str, ...]
+) -> None:
+    action = only(
+        plan(
+            [fo(10, fo_line(100, 500, remaining=0))],
+            [package("p1", count=2, carrier="CAINIAO_STANDARD", url="https://c/new")],
+            pushed=[_pushed()],
+            fulfillments=[
+                fulfillment(7, "OLD1", company="Cainiao", urls=existing_urls)
+            ],
+            push_settings=PushSettings(fallback_tracking_url=template),
+        )
+    )
+    assert isinstance(action, UpdateTracking)
+    assert action.tracking_urls == expected
+
+
+def test_added_parcel_with_other_carrier_is_blocked() -> None:
+    action = only(
+        plan(
+            [fo(10, fo_line(100, 500))],
+            [package("p1", count=2, carrier="4PX")],
+            pushed=[_pushed()],
+            fulfillments=[fulfillment(7, "OLD1")],
+        )
+    )
+    assert isinstance(action, Blocked)
+    assert action.reason is BlockReason.PACKAGE_LINES_UNKNOWN
+    assert "one fulfilment has one carrier" in action.message
+
+
+def test_added_parcel_without_live_sibling_fulfillment_is_blocked() -> None:
+    action = only(
+        plan(
+            [fo(10, fo_line(100, 500))],
+            [package("p1", count=2)],
+            pushed=[_pushed(), _pushed(fulfillment_id=8)],
+            fulfillments=[fulfillment(7, "OLD1"), fulfillment(8, "OLD2")],
+        )
+    )
+    assert isinstance(action, Blocked)
+    assert "not in exactly one live fulfilment" in action.message
 
 
 def test_duplicate_package_ids_are_a_caller_bug() -> None:

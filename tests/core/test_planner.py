@@ -770,12 +770,16 @@ def test_non_positive_quantity_is_a_caller_bug() -> None:
 # ----------------------------------------------------------------------- properties
 
 line_item_ids = st.integers(min_value=1, max_value=6)
+Scenario = tuple[
+    list[FulfillmentOrderState],
+    list[PackageToPush],
+    list[ExistingFulfillment],
+    list[PushedPackage],
+]
 
 
 @st.composite
-def scenarios(
-    draw: st.DrawFn,
-) -> tuple[list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]]:
+def scenarios(draw: st.DrawFn) -> Scenario:
     fos: list[FulfillmentOrderState] = []
     next_line = 100
     for fo_id in range(draw(st.integers(0, 4))):
@@ -830,21 +834,32 @@ def scenarios(
         fulfillment(
             draw(st.integers(1, 50)),
             f"T{draw(st.integers(0, 6))}-{draw(st.integers(0, 5))}",
+            status=draw(st.sampled_from(["SUCCESS", "CANCELLED"])),
         )
         for _ in range(draw(st.integers(0, 2)))
     ]
-    return fos, packages, fulfillments
+    pushed = [
+        PushedPackage(
+            package_id=PackageId(f"old{index}"),
+            supplier_order_id=f"SO{draw(st.integers(0, 2))}",
+            fulfillment_id=existing.fulfillment_id,
+            tracking_number_normalized=normalize_tracking_number(
+                existing.tracking_numbers[0]
+            ),
+        )
+        for index, existing in enumerate(fulfillments)
+        if draw(st.booleans())
+    ]
+    return fos, packages, fulfillments, pushed
 
 
 @settings(max_examples=300, deadline=None)
 @given(scenario=scenarios())
 def test_plan_never_over_fulfils_and_never_mixes_locations(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: Scenario,
 ) -> None:
-    fos, packages, fulfillments = scenario
-    result = plan(fos, packages, fulfillments=fulfillments)
+    fos, packages, fulfillments, pushed = scenario
+    result = plan(fos, packages, fulfillments=fulfillments, pushed=pushed)
     by_id = {f.fulfillment_order_id: f for f in fos}
     used: Counter[FulfillmentOrderLineItemId] = Counter()
     for action in result.creates:
@@ -869,35 +884,46 @@ def test_plan_never_over_fulfils_and_never_mixes_locations(
 @settings(max_examples=200, deadline=None)
 @given(scenario=scenarios(), seed=st.integers(0, 1000))
 def test_plan_is_deterministic_and_accounts_for_every_package(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: Scenario,
     seed: int,
 ) -> None:
-    fos, packages, fulfillments = scenario
-    first = plan(fos, packages, fulfillments=fulfillments)
+    fos, packages, fulfillments, pushed = scenario
+    first = plan(fos, packages, fulfillments=fulfillments, pushed=pushed)
     shuffled_packages = list(packages)
     shuffled_fos = list(fos)
     random.Random(seed).shuffle(shuffled_packages)
     random.Random(seed + 1).shuffle(shuffled_fos)
-    second = plan(shuffled_fos, shuffled_packages, fulfillments=fulfillments)
+    second = plan(
+        shuffled_fos, shuffled_packages, fulfillments=fulfillments, pushed=pushed
+    )
     assert first == second
-    covered = {pid for action in first.actions for pid in action.package_ids}
-    assert covered == {p.package_id for p in packages}
+    # Each package gets one action, or one CreateFulfillment per location.
+    actions_of: dict[str, list[object]] = {}
+    for action in first.actions:
+        for pid in action.package_ids:
+            actions_of.setdefault(pid, []).append(action)
+    assert set(actions_of) == {p.package_id for p in packages}
+    for actions in actions_of.values():
+        assert len(actions) == 1 or all(
+            isinstance(a, CreateFulfillment) for a in actions
+        )
 
 
 @settings(max_examples=200, deadline=None)
 @given(scenario=scenarios())
 def test_adopt_wins_whenever_the_number_exists(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: Scenario,
 ) -> None:
-    fos, packages, fulfillments = scenario
+    fos, packages, fulfillments, pushed = scenario
     existing = {
-        normalize_tracking_number(n) for f in fulfillments for n in f.tracking_numbers
+        normalize_tracking_number(n)
+        for f in fulfillments
+        if f.is_live
+        for n in f.tracking_numbers
     }
-    result = plan(fos, packages, fulfillments=fulfillments)
+    result = plan(fos, packages, fulfillments=fulfillments, pushed=pushed)
+    live_ids = {f.fulfillment_id for f in fulfillments if f.is_live}
+    assert all(update.fulfillment_id in live_ids for update in result.updates)
     adopted = {pid for action in result.adoptions for pid in action.package_ids}
     assert adopted == {
         p.package_id for p in packages if p.tracking_number_normalized in existing

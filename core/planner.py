@@ -33,6 +33,9 @@ Rules
   package carries it, else by SKU (trimmed, case-insensitive), else by variant id.
   A line that cannot be fully allocated blocks its whole package: a partial
   fulfilment would tell the customer a wrong story.
+* A cancelled order blocks everything but adoption. A closed (archived) order
+  blocks only creation: tracking rewrites still go ahead, because Shopify archives
+  fully fulfilled orders by default and that is when corrections arrive.
 * A package without line information covers all remaining fulfillable items of the
   order, but only when it is its supplier order's only package. When a supplier
   order ships several unitemised packages (AliExpress ``logistics_info_list``), they
@@ -494,23 +497,31 @@ class _Planner:
                 actions.append(adopted)
             else:
                 waiting.append(package)
-        order_block = self._order_block()
-        if order_block is not None:
-            reason, message = order_block
+        if self.order.cancelled:
             actions.extend(
-                self._blocked(self._shipment((package,)), reason, message)
+                self._blocked(
+                    self._shipment((package,)),
+                    BlockReason.ORDER_CANCELLED,
+                    "the Shopify order is cancelled",
+                )
                 for package in waiting
             )
             return actions
         for shipment in self._shipments(waiting, actions):
+            # Tracking rewrites go ahead on closed orders: Shopify archives (closes)
+            # fully fulfilled orders by default, which is when corrections arrive.
             update = self._add_tracking(shipment) or self._update(shipment)
             if update is not None:
                 actions.append(update)
+                continue
+            creation_block = self._creation_block()
+            if creation_block is not None:
+                actions.append(self._blocked(shipment, *creation_block))
             else:
                 actions.extend(self._create(shipment))
         return actions
 
-    # -- adoption and order-level blocks
+    # -- adoption and creation blocks
 
     def _adopt(self, package: PackageToPush) -> AdoptExisting | None:
         key = package.tracking_number_normalized
@@ -529,9 +540,7 @@ class _Planner:
                 )
         return None
 
-    def _order_block(self) -> tuple[BlockReason, str] | None:
-        if self.order.cancelled:
-            return BlockReason.ORDER_CANCELLED, "the Shopify order is cancelled"
+    def _creation_block(self) -> tuple[BlockReason, str] | None:
         if self.order.closed:
             return BlockReason.ORDER_CLOSED, "the Shopify order is closed (archived)"
         if not self.fulfillment_orders:

@@ -933,3 +933,37 @@ def test_adopt_wins_whenever_the_number_exists(
             not {normalize_tracking_number(n) for n in action.tracking_numbers}
             & existing
         )
+
+
+def test_tracking_correction_goes_ahead_on_closed_order() -> None:
+    action = only(
+        plan(
+            [
+                fo(
+                    10,
+                    fo_line(100, 500, remaining=0),
+                    status=FulfillmentOrderStatus.CLOSED,
+                    actions=frozenset(),
+                )
+            ],
+            [package("p1", line(line_item=500), tracking="NEW1")],
+            fulfillments=[fulfillment(7, "OLD1")],
+            pushed=[_pushed()],
+            closed=True,
+        )
+    )
+    assert isinstance(action, UpdateTracking)
+
+
+def test_tracking_correction_is_blocked_on_cancelled_order() -> None:
+    action = only(
+        plan(
+            [fo(10, fo_line(100, 500, remaining=0))],
+            [package("p1", tracking="NEW1")],
+            fulfillments=[fulfillment(7, "OLD1")],
+            pushed=[_pushed()],
+            cancelled=True,
+        )
+    )
+    assert isinstance(action, Blocked)
+    assert action.reason is BlockReason.ORDER_CANCELLED

@@ -74,6 +74,7 @@ from core.ids import (
     OrderId,
     VariantId,
 )
+from core.supplier_model import PackageItem
 from core.tracking import normalize_tracking_number
 
 __all__ = [
@@ -99,6 +100,7 @@ __all__ = [
     "PushedPackage",
     "TrackingChange",
     "UpdateTracking",
+    "package_lines",
     "plan_push",
 ]
 
@@ -389,6 +391,25 @@ class PushPlan:
 
 
 # -------------------------------------------------------------------------- planning
+
+
+def package_lines(items: Iterable[PackageItem]) -> tuple[PackageLine, ...]:
+    """Turn a supplier package's items into planner lines.
+
+    Only the Shopify-side identifiers are kept (line item id, SKU, variant id); an
+    item known only by the supplier's own variant id becomes a line that matches
+    nothing, so the package is blocked with a clear message rather than guessed.
+    Supplier SKUs match only when the merchant uses the supplier's SKUs in Shopify.
+    """
+    return tuple(
+        PackageLine(
+            line_item_id=item.shopify_line_item_id,
+            sku=item.sku,
+            variant_id=item.variant_id,
+            quantity=item.quantity,
+        )
+        for item in items
+    )
 
 
 def plan_push(

@@ -41,8 +41,10 @@ from core.planner import (
     PushSettings,
     TrackingChange,
     UpdateTracking,
+    package_lines,
     plan_push,
 )
+from core.supplier_model import PackageItem
 from core.tracking import normalize_tracking_number
 
 ORDER = OrderId(1001)
@@ -967,3 +969,27 @@ def test_tracking_correction_is_blocked_on_cancelled_order() -> None:
     )
     assert isinstance(action, Blocked)
     assert action.reason is BlockReason.ORDER_CANCELLED
+
+
+def test_package_lines_keep_shopify_identifiers_only() -> None:
+    items = [
+        PackageItem(
+            shopify_line_item_id=LineItemId(5),
+            sku=None,
+            variant_id=None,
+            supplier_variant_id="V",
+            quantity=2,
+        ),
+        PackageItem(
+            shopify_line_item_id=None,
+            sku=None,
+            variant_id=None,
+            supplier_variant_id="V2",
+            quantity=1,
+        ),
+    ]
+    lines = package_lines(items)
+    assert lines == (line(line_item=5, quantity=2), line(quantity=1))
+    action = only(plan([fo(10, fo_line(100, 5, remaining=2))], [package("p1", *lines)]))
+    assert isinstance(action, Blocked)
+    assert "line 2 (no line item id, SKU or variant id)" in action.message

@@ -13,7 +13,7 @@ null field. Timestamps must carry a UTC offset and are returned converted to UTC
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 import orjson
 
@@ -21,7 +21,13 @@ from core._jsontype import describe
 from core.errors import PayloadError
 from core.ids import require_id, shopify_id_from_payload
 
-__all__ = ["JsonObject", "load_json", "load_json_object", "parse_timestamp"]
+__all__ = [
+    "JsonObject",
+    "load_json",
+    "load_json_object",
+    "parse_local_timestamp",
+    "parse_timestamp",
+]
 
 
 def load_json(body: bytes | str, *, what: str) -> object:
@@ -43,19 +49,34 @@ def load_json_object(body: bytes | str, *, what: str) -> JsonObject:
 def parse_timestamp(value: object, *, field: str) -> datetime:
     """Parse an ISO-8601 timestamp with a UTC offset and return it in UTC."""
     if not isinstance(value, str):
-        raise PayloadError(
-            f"expected an ISO-8601 timestamp, got {describe(value)}", field=field
-        )
+        raise PayloadError(f"expected an ISO-8601 timestamp, got {describe(value)}", field=field)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise PayloadError(
-            f"{value!r} is not an ISO-8601 timestamp", field=field
-        ) from exc
+        raise PayloadError(f"{value!r} is not an ISO-8601 timestamp", field=field) from exc
     if parsed.tzinfo is None:
         raise PayloadError(
             f"{value!r} has no UTC offset; timestamps must say their zone", field=field
         )
+    return parsed.astimezone(UTC)
+
+
+def parse_local_timestamp(value: object, *, field: str, tz: tzinfo) -> datetime:
+    """Parse a supplier timestamp that may lack a zone, and return it in UTC.
+
+    Accepts ``yyyy-MM-dd HH:mm:ss`` (CJ, AliExpress) or ISO-8601. A value without an
+    offset is read in `tz` (the supplier account's zone); one with an offset keeps it.
+    """
+    if not isinstance(value, str):
+        raise PayloadError(f"expected a date-time string, got {describe(value)}", field=field)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise PayloadError(
+            f"{value!r} is not a date-time (expected yyyy-MM-dd HH:mm:ss)", field=field
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
 
 
@@ -91,9 +112,7 @@ class JsonObject:
     def req_str(self, key: str) -> str:
         value = self.req(key)
         if not isinstance(value, str):
-            raise PayloadError(
-                f"expected a string, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected a string, got {describe(value)}", field=self.field(key))
         return value
 
     def opt_str(self, key: str) -> str | None:
@@ -102,9 +121,7 @@ class JsonObject:
     def req_int(self, key: str) -> int:
         value = self.req(key)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise PayloadError(
-                f"expected an integer, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected an integer, got {describe(value)}", field=self.field(key))
         return value
 
     def opt_int(self, key: str) -> int | None:
@@ -114,17 +131,13 @@ class JsonObject:
         """Return a non-negative integer (quantities)."""
         value = self.req_int(key)
         if value < 0:
-            raise PayloadError(
-                f"must not be negative, got {value}", field=self.field(key)
-            )
+            raise PayloadError(f"must not be negative, got {value}", field=self.field(key))
         return value
 
     def req_bool(self, key: str) -> bool:
         value = self.req(key)
         if not isinstance(value, bool):
-            raise PayloadError(
-                f"expected a boolean, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected a boolean, got {describe(value)}", field=self.field(key))
         return value
 
     def opt_bool(self, key: str, *, default: bool) -> bool:
@@ -139,9 +152,7 @@ class JsonObject:
     def req_obj(self, key: str) -> JsonObject:
         value = self.req(key)
         if not isinstance(value, dict):
-            raise PayloadError(
-                f"expected an object, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected an object, got {describe(value)}", field=self.field(key))
         return JsonObject(value, path=self.field(key))
 
     def opt_obj(self, key: str) -> JsonObject | None:
@@ -150,9 +161,7 @@ class JsonObject:
     def req_list(self, key: str) -> list[object]:
         value = self.req(key)
         if not isinstance(value, list):
-            raise PayloadError(
-                f"expected an array, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected an array, got {describe(value)}", field=self.field(key))
         return value
 
     def opt_list(self, key: str) -> list[object]:
@@ -179,6 +188,42 @@ class JsonObject:
             result.append(item)
         return tuple(result)
 
+    def req_id_text(self, key: str) -> str:
+        """Return a supplier identifier sent as a string or an integer, as text.
+
+        Floats are refused (they may already have lost digits); blank strings too.
+        """
+        value = self.req(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, float):
+            raise PayloadError(
+                f"is the JSON float {value!r}; identifiers must be strings or integers",
+                field=self.field(key),
+            )
+        raise PayloadError(
+            f"expected an identifier (string or integer), got {describe(value)}",
+            field=self.field(key),
+        )
+
+    def opt_id_text(self, key: str) -> str | None:
+        """Like :meth:`req_id_text`, but ``None`` when missing, null or blank."""
+        value = self.data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.req_id_text(key)
+
+    def req_local_timestamp(self, key: str, *, tz: tzinfo) -> datetime:
+        return parse_local_timestamp(self.req(key), field=self.field(key), tz=tz)
+
+    def opt_local_timestamp(self, key: str, *, tz: tzinfo) -> datetime | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        return self.req_local_timestamp(key, tz=tz)
+
     def shopify_id(self, resource: str) -> int:
         """Return this object's own id by the rule in :mod:`core.ids`."""
         return shopify_id_from_payload(self.data, resource=resource, path=self.path)
@@ -194,7 +239,5 @@ class JsonObject:
         for index, item in enumerate(items):
             path = f"{self.field(key)}[{index}]"
             if not isinstance(item, dict):
-                raise PayloadError(
-                    f"expected an object, got {describe(item)}", field=path
-                )
+                raise PayloadError(f"expected an object, got {describe(item)}", field=path)
             yield JsonObject(item, path=path)

@@ -7,21 +7,17 @@ import json
 
 import httpx
 import pytest
-from shopsim_helpers import SHOP, WebhookReceiver
 
 from simulator.__main__ import main
 from simulator.shopify import ShopifySimulator, WebhookKnobs
+from tests.simulator.shopify.shopsim_helpers import SHOP, WebhookReceiver
 
 
 async def test_control_endpoints_drive_a_shop_end_to_end() -> None:
     sim = ShopifySimulator(seed=5, routing_delay=0)
     transport = httpx.ASGITransport(app=sim.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://127.0.0.1"
-    ) as http:
-        created = await http.post(
-            "/_sim/shops", json={"domain": SHOP, "access_token": "shpat_x"}
-        )
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        created = await http.post("/_sim/shops", json={"domain": SHOP, "access_token": "shpat_x"})
         assert created.status_code == 201
         assert created.json()["access_token"] == "shpat_x"
         order = (
@@ -69,9 +65,7 @@ async def _delivered_order_names(*, reorder: bool) -> list[str]:
     sim.set_default_webhook_url("https://app.example.com/hooks")
     sim.set_webhook_knobs(WebhookKnobs(reorder=reorder), domain=SHOP)
     for _ in range(8):
-        sim.create_order(
-            SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending"
-        )
+        sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending")
     await sim.deliver_webhooks()
     await sim.aclose()
     await hooks.aclose()
@@ -114,3 +108,15 @@ def test_cli_has_a_shopify_subcommand(capsys: pytest.CaptureFixture[str]) -> Non
         main(["shopify", "--help"])
     assert exit_info.value.code == 0
     assert "--port" in capsys.readouterr().out
+
+
+async def test_control_endpoint_with_bad_arguments_answers_400() -> None:
+    sim = ShopifySimulator(seed=5)
+    transport = httpx.ASGITransport(app=sim.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        unknown_shop = await http.post(f"/_sim/shops/{SHOP}/orders", json={"line_items": []})
+        assert unknown_shop.status_code == 400
+        await http.post("/_sim/shops", json={"domain": SHOP})
+        bad_kwargs = await http.post(f"/_sim/shops/{SHOP}/orders", json={"nope": 1})
+        assert bad_kwargs.status_code == 400
+    await sim.aclose()

@@ -38,6 +38,7 @@ __all__ = [
     "pushed_packages",
     "record_blocks",
     "record_push_success",
+    "retire_settled_pending",
     "supersede_pending",
 ]
 
@@ -504,6 +505,28 @@ async def supersede_pending(
         shop_id,
         order_id,
         list(keep_keys),
+    )
+    return int(status.rsplit(maxsplit=1)[-1])
+
+
+async def retire_settled_pending(connection: Connection, *, shop_id: int) -> int:
+    """Pending rows whose every package another succeeded or adopted row already covers
+    become superseded (a re-plan chose a different call, then the package was synced)."""
+    status: str = await connection.execute(
+        """
+        UPDATE push l SET status = 'superseded', updated_at = now()
+        WHERE l.shop_id = $1 AND l.status = 'pending'
+          AND NOT EXISTS (
+              SELECT 1 FROM unnest(l.package_ids) AS p(package_id)
+              WHERE NOT EXISTS (
+                  SELECT 1 FROM push done
+                  WHERE done.shop_id = l.shop_id AND done.order_id = l.order_id
+                    AND done.status IN ('succeeded', 'adopted')
+                    AND p.package_id = ANY (done.package_ids)
+              )
+          )
+        """,
+        shop_id,
     )
     return int(status.rsplit(maxsplit=1)[-1])
 

@@ -466,3 +466,25 @@ async def test_row_left_mid_call_by_a_dead_worker_is_not_resent_within_the_windo
     await kit.fetchval("UPDATE push SET next_attempt_at = now()")
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
     assert kit.sim.fulfillment_count_by_tracking(domain) == {"YT000000000000000G": 1}
+
+
+async def test_pending_row_for_packages_synced_by_another_row_is_retired(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    order, package_id = await kit.shipped_order(
+        shop_id, domain, tracking_number="YT000000000000000H"
+    )
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+    await kit.fetchval(
+        """
+        INSERT INTO push (shop_id, order_id, package_ids, idempotency_key, kind, status)
+        VALUES ($1, $2, $3, 'stale-key', 'create', 'pending')
+        """,
+        shop_id,
+        order.order_id,
+        [package_id],
+    )
+
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+
+    statuses = await kit.fetch("SELECT idempotency_key, status FROM push ORDER BY push_id")
+    assert [r["status"] for r in statuses] == ["succeeded", "superseded"]

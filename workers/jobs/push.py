@@ -100,6 +100,7 @@ from schema.queries.push import (
     pushed_packages,
     record_blocks,
     record_push_success,
+    retire_settled_pending,
     supersede_pending,
 )
 from schema.queries.shops import get_shop
@@ -269,8 +270,16 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
             summary.count(result)
         if OrderResult.SHOP_UNAVAILABLE in results or OrderResult.POSTPONED in results:
             break
-    if summary.orders:
-        log.info("push.shop_done", shop_id=shop_id, orders=summary.orders, **summary.results)
+    async with deps.pool.acquire() as connection:
+        retired = await retire_settled_pending(connection, shop_id=shop_id)
+    if summary.orders or retired:
+        log.info(
+            "push.shop_done",
+            shop_id=shop_id,
+            orders=summary.orders,
+            retired_pending=retired,
+            **summary.results,
+        )
     return summary
 
 

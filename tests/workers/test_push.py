@@ -9,7 +9,7 @@ import httpx
 from schema.classify.unsynced import unsynced_packages
 from simulator.shopify import FaultKind, FaultPlan
 from tests.workers.pushkit import Kit, gid_number
-from workers.jobs.push import OrderResult, run_push_shop
+from workers.jobs.push import OrderResult, lock_order, run_push_shop
 
 
 async def test_push_creates_one_fulfilment_with_tracking_company_and_line_items(kit: Kit) -> None:
@@ -488,3 +488,20 @@ async def test_pending_row_for_packages_synced_by_another_row_is_retired(kit: Ki
 
     statuses = await kit.fetch("SELECT idempotency_key, status FROM push ORDER BY push_id")
     assert [r["status"] for r in statuses] == ["succeeded", "superseded"]
+
+
+async def test_order_locked_elsewhere_is_reported_busy_and_left_alone(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    order, _ = await kit.shipped_order(shop_id, domain, tracking_number="YT000000000000000J")
+
+    async with (
+        kit.pool.acquire() as connection,
+        lock_order(connection, shop_id=shop_id, order_id=order.order_id) as locked,
+    ):
+        assert locked
+        summary = await run_push_shop(kit.push_deps(), shop_id=shop_id)
+
+    assert summary.results == {OrderResult.BUSY: 1}
+    assert kit.sim.fulfillment_count_by_tracking(domain) == {}
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+    assert kit.sim.fulfillment_count_by_tracking(domain) == {"YT000000000000000J": 1}

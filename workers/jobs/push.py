@@ -336,20 +336,45 @@ async def push_orders(deps: PushDeps, shop: _Shop, order_ids: list[int]) -> list
     """
     results: dict[int, OrderResult] = {}
     async with deps.pool.acquire() as connection:
-        locks = [lock_order(connection, shop_id=shop.shop_id, order_id=o) for o in order_ids]
-        locked: list[int] = []
+        locked = await _try_lock_orders(connection, shop_id=shop.shop_id, order_ids=order_ids)
         try:
-            for order_id, lock in zip(order_ids, locks, strict=True):
-                if await lock.__aenter__():
-                    locked.append(order_id)
-                else:
-                    results[order_id] = OrderResult.BUSY
+            results.update(
+                (order_id, OrderResult.BUSY) for order_id in order_ids if order_id not in locked
+            )
             if locked:
                 results.update(await _push_locked_group(deps, connection, shop, locked))
         finally:
-            for lock in locks:
-                await lock.__aexit__(None, None, None)
+            await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
     return [results[order_id] for order_id in order_ids]
+
+
+async def _try_lock_orders(
+    connection: Connection, *, shop_id: int, order_ids: list[int]
+) -> list[int]:
+    """Take every free order lock of the group in one round trip (same keys as lock_order)."""
+    rows = await connection.fetch(
+        """
+        SELECT order_id
+        FROM unnest($2::bigint[]) WITH ORDINALITY AS o(order_id, position)
+        WHERE pg_try_advisory_lock(hashtextextended('dropsync:order:' || $1 || ':' || order_id, 0))
+        ORDER BY position
+        """,
+        str(shop_id),
+        order_ids,
+    )
+    return [row["order_id"] for row in rows]
+
+
+async def _unlock_orders(connection: Connection, *, shop_id: int, order_ids: list[int]) -> None:
+    if order_ids:
+        await connection.execute(
+            """
+            SELECT pg_advisory_unlock(hashtextextended('dropsync:order:' || $1 || ':' || o, 0))
+            FROM unnest($2::bigint[]) AS o
+            """,
+            str(shop_id),
+            order_ids,
+        )
 
 
 async def _push_locked_group(

@@ -14,6 +14,7 @@ from schema.secrets import SecretBox
 
 __all__ = [
     "SAMPLES",
+    "TEST_SECRET",
     "order_body",
     "register_test_shop",
     "sample",
@@ -33,6 +34,9 @@ def sample(name: str) -> bytes:
     return matches[0].read_bytes()
 
 
+TEST_SECRET = "shpss_test_secret"
+
+
 def sign(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
@@ -42,7 +46,7 @@ async def register_test_shop(
     box: SecretBox,
     *,
     domain: str = "acme.myshopify.com",
-    secret: str = "shpss_test_secret",
+    secret: str = TEST_SECRET,
 ) -> int:
     # Straight to the queries: service.shops' domain validator is broken on the foundation
     # (it receives pydantic's ValidationInfo); reported to the integrator.
@@ -64,7 +68,7 @@ def shopify_headers(
     body: bytes,
     *,
     topic: str,
-    secret: str = "shpss_test_secret",
+    secret: str = TEST_SECRET,
     domain: str = "acme.myshopify.com",
     webhook_id: str | None = None,
     event_id: str | None = None,

@@ -70,8 +70,8 @@ class ApplyNudger:
             return False
         return True
 
-    async def wait_idle(self, *, timeout: float = 5.0) -> None:
+    async def wait_idle(self, *, grace_seconds: float = 5.0) -> None:
         """Wait (bounded) for the current task to finish; used at shutdown."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + grace_seconds
         while self._task is not None and asyncio.get_running_loop().time() < deadline:
             await asyncio.wait({self._task}, timeout=deadline - asyncio.get_running_loop().time())

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -96,6 +97,7 @@ def order_body(
     email: str = "jon@example.com",
     financial_status: str = "paid",
     line_items: list[dict[str, object]] | None = None,
+    created_at: str | None = None,
 ) -> bytes:
     """A small orders/* payload in Shopify's REST shape."""
     return orjson.dumps(
@@ -109,7 +111,7 @@ def order_body(
             "fulfillment_status": None,
             "cancelled_at": None,
             "closed_at": None,
-            "created_at": "2026-01-01T09:00:00-05:00",
+            "created_at": created_at or datetime.now(UTC).isoformat(),
             "updated_at": updated_at,
             "test": False,
             "note_attributes": [{"name": "cj_ref", "value": "CJ-1"}],

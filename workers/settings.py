@@ -3,20 +3,26 @@
 from datetime import UTC
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Function
 
 from service.runtime import Runtime
 from workers import names
 from workers.context import make_startup, shutdown
+from workers.jobs.apply_shopify import apply_shopify
+from workers.jobs.apply_supplier import apply_supplier
 from workers.jobs.purge import purge_payloads
+from workers.jobs.sweep import SWEEP_SECONDS, sweep_deliveries
 
 __all__ = ["worker_options"]
 
 
 def functions() -> list[Function]:
-    return []
+    return [
+        func(apply_shopify, name=names.APPLY_SHOPIFY),
+        func(apply_supplier, name=names.APPLY_SUPPLIER),
+    ]
 
 
 def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
@@ -30,6 +36,13 @@ def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
                 hour={3},
                 minute={17},
                 run_at_startup=False,
+            ),
+            cron(
+                sweep_deliveries,
+                name=names.SWEEP_DELIVERIES,
+                second=set(range(0, 60, SWEEP_SECONDS)),
+                run_at_startup=True,
+                unique=True,
             ),
         ],
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),

@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 import orjson
 
-from schema.queries.shops import insert_shop, upsert_app
 from schema.secrets import SecretBox
+from service.shops import AppKind, ShopRegistration, register_shop
 
 __all__ = [
     "SAMPLES",
@@ -49,18 +49,13 @@ async def register_test_shop(
     domain: str = "acme.myshopify.com",
     secret: str = TEST_SECRET,
 ) -> int:
-    # Straight to the queries: service.shops' domain validator is broken on the foundation
-    # (it receives pydantic's ValidationInfo); reported to the integrator.
-    async with pool.acquire() as connection, connection.transaction():
-        app_id = await upsert_app(
+    async with pool.acquire() as connection:
+        shop = await register_shop(
             connection,
-            name=domain,
-            kind="legacy",
-            client_id=None,
-            client_secret_enc=box.encrypt(secret),
-        )
-        shop = await insert_shop(
-            connection, domain=domain, app_id=app_id, access_token_enc=box.encrypt("shpat_test")
+            box,
+            ShopRegistration(
+                domain=domain, kind=AppKind.LEGACY, client_secret=secret, access_token="shpat_t"
+            ),
         )
     return shop.shop_id
 

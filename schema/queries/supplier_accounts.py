@@ -77,7 +77,7 @@ async def insert_supplier_account(
     await connection.execute(
         """
         INSERT INTO supplier_account_shop (shop_id, account_id)
-        SELECT DISTINCT unnest($2::bigint[]), $1 ON CONFLICT DO NOTHING
+        SELECT DISTINCT unnest($2::bigint[]), $1::bigint ON CONFLICT DO NOTHING
         """,
         account_id,
         list(shop_ids),

@@ -13,7 +13,7 @@ from workers.context import make_startup, shutdown
 from workers.jobs.apply_shopify import apply_shopify
 from workers.jobs.apply_supplier import apply_supplier
 from workers.jobs.purge import purge_payloads
-from workers.jobs.sweep import SWEEP_SECONDS, sweep_deliveries
+from workers.jobs.sweep import SWEEP_SECONDS, purge_supplier_payloads, sweep_deliveries
 
 __all__ = ["worker_options"]
 
@@ -43,6 +43,13 @@ def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
                 second=set(range(0, 60, SWEEP_SECONDS)),
                 run_at_startup=True,
                 unique=True,
+            ),
+            cron(
+                purge_supplier_payloads,
+                name=names.PURGE_SUPPLIER_PAYLOADS,
+                hour={3},
+                minute={27},
+                run_at_startup=False,
             ),
         ],
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),

@@ -1,15 +1,20 @@
 """End to end through Redis: a received webhook nudges its apply job; the sweeper re-triggers
 deliveries whose nudge was lost."""
 
+from datetime import timedelta
+
 import asyncpg
 import httpx
 from arq.worker import Worker
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from schema.queries.inbox import DeliveryStatus, NewSupplierDelivery, insert_supplier_deliveries
 from service.runtime import Runtime, redis_from_url
+from service.suppliers import SupplierKind
 from tests.ingest_helpers import order_body, register_test_shop, shopify_headers, store_delivery
-from workers.jobs.sweep import run_sweep
+from tests.supplier_helpers import create_account
+from workers.jobs.sweep import run_purge_supplier_payloads, run_sweep
 from workers.settings import worker_options
 
 
@@ -78,3 +83,54 @@ async def test_sweeper_with_redis_down_triggers_nothing_and_raises_nothing(
         await dead.aclose()
         await dead.connection_pool.disconnect()
     assert await _status(pool) == ["pending"]
+
+
+async def test_old_supplier_bodies_are_purged_after_retention(
+    pool: asyncpg.Pool, runtime: Runtime
+) -> None:
+    shop_id = await register_test_shop(pool, runtime.secrets)
+    account = await create_account(pool, runtime.secrets, kind=SupplierKind.CJ, shop_ids=[shop_id])
+    async with pool.acquire() as connection:
+        await insert_supplier_deliveries(
+            connection,
+            [
+                NewSupplierDelivery(
+                    account_id=account.account.account_id,
+                    dedup_key=key,
+                    kind="cj",
+                    headers={},
+                    body=b"{}",
+                    status=status,
+                )
+                for key, status in (
+                    ("old", DeliveryStatus.APPLIED),
+                    ("old-pending", DeliveryStatus.PENDING),
+                )
+            ],
+        )
+        await connection.execute(
+            "UPDATE supplier_delivery SET received_at = now() - interval '40 days'"
+        )
+        await insert_supplier_deliveries(
+            connection,
+            [
+                NewSupplierDelivery(
+                    account_id=account.account.account_id,
+                    dedup_key="new",
+                    kind="cj",
+                    headers={},
+                    body=b"{}",
+                    status=DeliveryStatus.APPLIED,
+                )
+            ],
+        )
+        erased = await run_purge_supplier_payloads(connection, retention=timedelta(days=30))
+        bodies = await connection.fetch(
+            "SELECT dedup_key, body IS NULL AS erased FROM supplier_delivery ORDER BY dedup_key"
+        )
+    assert erased == 1
+    assert {row["dedup_key"]: row["erased"] for row in bodies} == {
+        "new": False,
+        "old": True,
+        "old-pending": False,
+    }

@@ -46,8 +46,10 @@ from schema.queries.supplier_state import (
     upsert_packages,
     upsert_supplier_order,
 )
+from workers import names
 from workers.context import resources
 from workers.jobs.apply_shopify import MAX_ATTEMPTS, retry_delay
+from workers.trigger import trigger
 
 __all__ = ["apply_supplier", "apply_supplier_batch", "run_apply_supplier"]
 
@@ -351,9 +353,16 @@ async def _apply_one(
 
 
 async def apply_supplier_batch(
-    connection: Connection, *, account_id: int, limit: int = BATCH_SIZE
+    connection: Connection,
+    *,
+    account_id: int,
+    limit: int = BATCH_SIZE,
+    touched_shops: set[int] | None = None,
 ) -> dict[str, int]:
-    """Claim, apply and record one batch of the account's due deliveries; returns counts."""
+    """Claim, apply and record one batch of the account's due deliveries; returns counts.
+
+    The shops that applied deliveries resolved to are added to `touched_shops`.
+    """
     counts: dict[str, int] = {}
     async with connection.transaction():
         await connection.execute(
@@ -372,6 +381,8 @@ async def apply_supplier_batch(
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             if shop_id is not None:
                 resolved.append((delivery.delivery_id, shop_id))
+                if touched_shops is not None:
+                    touched_shops.add(shop_id)
         await record_supplier_outcomes(connection, account_id=account_id, outcomes=outcomes)
         if resolved:
             await connection.execute(
@@ -388,14 +399,21 @@ async def apply_supplier_batch(
 
 
 async def run_apply_supplier(
-    pool: Pool, *, account_id: int, batch_size: int = BATCH_SIZE, budget_seconds: float = 60.0
+    pool: Pool,
+    *,
+    account_id: int,
+    batch_size: int = BATCH_SIZE,
+    budget_seconds: float = 60.0,
+    touched_shops: set[int] | None = None,
 ) -> dict[str, int]:
     """Apply batches until nothing due is left or the time budget is spent; returns totals."""
     total: dict[str, int] = {}
     deadline = time.monotonic() + budget_seconds
     while True:
         async with pool.acquire() as connection:
-            counts = await apply_supplier_batch(connection, account_id=account_id, limit=batch_size)
+            counts = await apply_supplier_batch(
+                connection, account_id=account_id, limit=batch_size, touched_shops=touched_shops
+            )
         for key, value in counts.items():
             total[key] = total.get(key, 0) + value
         if counts.get("claimed", 0) < batch_size or time.monotonic() > deadline:
@@ -404,7 +422,14 @@ async def run_apply_supplier(
 
 async def apply_supplier(ctx: dict[str, Any], account_id: int) -> dict[str, int]:
     res = resources(ctx)
-    counts = await run_apply_supplier(res.pool, account_id=account_id)
+    touched: set[int] = set()
+    counts = await run_apply_supplier(res.pool, account_id=account_id, touched_shops=touched)
     if counts.get("claimed"):
         log.info("apply.supplier_done", account_id=account_id, **counts)
+    # New packages or statuses may be ready to push to Shopify; the push job decides.
+    push_shop = getattr(names, "PUSH_SHOP", None)
+    if push_shop is not None:
+        queue = res.runtime.settings.queue_name
+        for shop_id in sorted(touched):
+            await trigger(res.redis, push_shop, shop_id, queue_name=queue)
     return counts

@@ -95,7 +95,8 @@ async def test_cj_shipped_then_logistic_builds_one_package(
     )
     await _deliver(pool, cj, shipped, "cj:a")
     await _deliver(pool, cj, logistic, "cj:b")
-    counts = await run_apply_supplier(pool, account_id=cj.account.account_id)
+    touched: set[int] = set()
+    counts = await run_apply_supplier(pool, account_id=cj.account.account_id, touched_shops=touched)
     assert counts["applied"] == 2
     (order,) = await _supplier_orders(pool)
     assert order["shopify_order_id"] == ORDER_ID
@@ -107,6 +108,7 @@ async def test_cj_shipped_then_logistic_builds_one_package(
     assert packages[0]["tracking_status"] == "delivered"
     assert packages[0]["tracking_url"] == "https://t.example/CJPKL7160102171YQ"
     assert {row["shop_id"] for row in delivery_shops} == {order["shop_id"]}
+    assert touched == {order["shop_id"]}
 
 
 async def test_unmatched_supplier_order_is_kept_under_default_shop_and_reported(

@@ -1,5 +1,7 @@
 """Applying stored Shopify deliveries: state, out-of-order guard, idempotence, compliance."""
 
+import random
+
 import asyncpg
 import orjson
 import pytest
@@ -352,3 +354,24 @@ async def test_every_documented_sample_applies_without_failure(
     assert order is not None
     assert order["name"] == "#9999"
     assert fulfillments == 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+async def test_any_arrival_order_and_batching_converges_to_the_newest(
+    pool: asyncpg.Pool, shop_id: int, seed: int
+) -> None:
+    rng = random.Random(seed)
+    statuses = ["pending", "authorized", "paid", "partially_refunded", "refunded", "voided"]
+    versions = [
+        (order_body(updated_at=f"2026-01-01T10:00:0{i}Z", financial_status=status), status)
+        for i, status in enumerate(statuses)
+    ]
+    # Duplicates too: Shopify may deliver the same update more than once.
+    arrivals = versions + rng.sample(versions, 3)
+    rng.shuffle(arrivals)
+    for body, _ in arrivals:
+        await store_delivery(pool, shop_id, body, topic="orders/updated")
+        if rng.random() < 0.4:  # apply at random points: batches of varying size
+            await run_apply_shopify(pool, shop_id=shop_id)
+    await run_apply_shopify(pool, shop_id=shop_id)
+    assert (await _order(pool))["financial_status"] == statuses[-1]

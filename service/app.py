@@ -7,8 +7,17 @@ import httpx
 from fastapi import FastAPI
 
 from service.errors import install_error_handlers
+from service.ingest.edge import close_ingest_edge
 from service.responses import JsonResponse
-from service.routes import health, metrics, shops
+from service.routes import (
+    deliveries,
+    health,
+    metrics,
+    shops,
+    supplier_accounts,
+    webhooks_shopify,
+    webhooks_suppliers,
+)
 from service.runtime import Resources, Runtime
 
 __all__ = ["create_app"]
@@ -28,6 +37,7 @@ def create_app(
         try:
             yield
         finally:
+            await close_ingest_edge(app.state)
             await resources.aclose()
 
     app = FastAPI(
@@ -40,4 +50,11 @@ def create_app(
     install_error_handlers(app)
     for router in (health.router, shops.router, metrics.router):
         app.include_router(router)
+    for ingest_router in (
+        webhooks_shopify.router,
+        webhooks_suppliers.router,
+        deliveries.router,
+        supplier_accounts.router,
+    ):
+        app.include_router(ingest_router)
     return app

@@ -14,3 +14,10 @@ PUSH_SHOP = "push_shop"
 REFRESH_ORDERS = "refresh_orders"
 # Cron: re-trigger shops with unsynced packages, due ledger rows or orders to re-read.
 PUSH_SWEEP = "push_sweep"
+# ingest: apply stored deliveries (one job per shop / supplier account), and the sweeper that
+# re-triggers whatever is left pending.
+APPLY_SHOPIFY = "apply_shopify"
+APPLY_SUPPLIER = "apply_supplier"
+SWEEP_DELIVERIES = "sweep_deliveries"
+PURGE_SUPPLIER_PAYLOADS = "purge_supplier_payloads"
+__all__ += ["APPLY_SHOPIFY", "APPLY_SUPPLIER", "PURGE_SUPPLIER_PAYLOADS", "SWEEP_DELIVERIES"]

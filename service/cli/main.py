@@ -2,7 +2,7 @@
 
 import typer
 
-from service.cli import admin, run
+from service.cli import admin, ingest, run
 
 __all__ = ["app"]
 
@@ -18,3 +18,5 @@ app.command()(run.migrate)
 app.add_typer(admin.shops, name="shops")
 app.add_typer(admin.tokens, name="tokens")
 app.add_typer(admin.keys, name="keys")
+app.add_typer(ingest.suppliers, name="suppliers")
+app.command()(ingest.replay)

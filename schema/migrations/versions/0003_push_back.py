@@ -1,7 +1,7 @@
 """push-back: push_block
 
 Revision ID: 0003_push_back
-Revises: 0001_foundation
+Revises: 0002_ingest
 Create Date: 2026-11-27 15:21:31.670589
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0003_push_back"
-down_revision: str | None = "0001_foundation"
+down_revision: str | None = "0002_ingest"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,57 @@
+"""Fake dropshipping suppliers (CJdropshipping, AliExpress, generic) for dropsync.
+
+``SupplierSimulator`` holds supplier orders in memory and emits each supplier's
+webhooks on change; ``create_app`` serves the suppliers' APIs plus ``/_sim``
+control endpoints. Run standalone with ``python -m simulator.suppliers``.
+This package imports nothing from dropsync itself, on purpose.
+"""
+
+from simulator.suppliers.app import create_app
+from simulator.suppliers.clock import Clock, ManualClock, SystemClock
+from simulator.suppliers.delivery import (
+    DeliveryAttempt,
+    DeliveryKnobs,
+    DeliveryReport,
+    WebhookMessage,
+)
+from simulator.suppliers.faults import FaultKnobs
+from simulator.suppliers.model import (
+    CjTrackingStatus,
+    LineItem,
+    OrderStatus,
+    Package,
+    Supplier,
+    SupplierOrder,
+    TrackingEvent,
+)
+from simulator.suppliers.simulator import (
+    InvalidTransitionError,
+    ShipmentSpec,
+    SupplierSettings,
+    SupplierSimulator,
+    UnknownOrderError,
+)
+
+__all__ = [
+    "CjTrackingStatus",
+    "Clock",
+    "DeliveryAttempt",
+    "DeliveryKnobs",
+    "DeliveryReport",
+    "FaultKnobs",
+    "InvalidTransitionError",
+    "LineItem",
+    "ManualClock",
+    "OrderStatus",
+    "Package",
+    "ShipmentSpec",
+    "Supplier",
+    "SupplierOrder",
+    "SupplierSettings",
+    "SupplierSimulator",
+    "SystemClock",
+    "TrackingEvent",
+    "UnknownOrderError",
+    "WebhookMessage",
+    "create_app",
+]

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from service.errors import install_error_handlers
 from service.responses import JsonResponse
-from service.routes import health, metrics, shops
+from service.routes import health, metrics, oauth, shops, sync
 from service.runtime import Resources, Runtime
 
 __all__ = ["create_app"]
@@ -38,6 +38,6 @@ def create_app(
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
-    for router in (health.router, shops.router, metrics.router):
+    for router in (health.router, shops.router, metrics.router, oauth.router, sync.router):
         app.include_router(router)
     return app

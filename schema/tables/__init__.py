@@ -17,15 +17,18 @@ from schema.tables.supplier import (
     SupplierAccountShop,
     SupplierOrder,
 )
+from schema.tables.sync import OAuthState, ShopSyncState, SupplierSyncState, WebhookSubscription
 from schema.tables.timeline import OrderEvent
 
 __all__ = [
     "ApiToken",
     "App",
+    "OAuthState",
     "OrderEvent",
     "Package",
     "Push",
     "Shop",
+    "ShopSyncState",
     "ShopifyFulfillment",
     "ShopifyFulfillmentLine",
     "ShopifyFulfillmentOrder",
@@ -36,5 +39,7 @@ __all__ = [
     "SupplierAccountShop",
     "SupplierDelivery",
     "SupplierOrder",
+    "SupplierSyncState",
     "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -43,7 +43,7 @@ class FakeTokenEndpoint:
                 body["refresh_token_expires_in"] = 90 * 86400
         return body
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:  # noqa: PLR0911  (one per grant outcome)
         if not request.url.path.endswith("/admin/oauth/access_token"):
             return httpx.Response(404)
         payload = json.loads(request.content)

@@ -88,7 +88,5 @@ class Resources:
 
     async def aclose(self) -> None:
         await self.http.aclose()
-        await self.redis.aclose()
-        # A client built on an explicit pool does not close that pool itself.
-        await self.redis.connection_pool.disconnect()
+        await self.redis.aclose(close_connection_pool=True)
         await self.pool.close()

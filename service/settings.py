@@ -57,13 +57,15 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = Field(
         default="console", description="`json` for machines, `console` for people."
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level logged."
+    )
     queue_name: str = Field(
         default="dropsync",
         description="arq queue name; prefixes job ids so deployments can share a Redis.",
     )
-    db_pool_min: int = Field(default=2, ge=1)
-    db_pool_max: int = Field(default=10, ge=1)
+    db_pool_min: int = Field(default=2, ge=1, description="Connections each process keeps open.")
+    db_pool_max: int = Field(default=10, ge=1, description="Most connections each process opens.")
     db_timeout: timedelta = Field(
         default=timedelta(seconds=2),
         description="How long a webhook waits on the database before answering 503.",
@@ -75,7 +77,11 @@ class Settings(BaseSettings):
         default=timedelta(days=30),
         description="How long raw webhook bodies are kept before their personal data is dropped.",
     )
-    shopify_api_version: str = Field(default="2026-10", pattern=r"^\d{4}-\d{2}$")
+    shopify_api_version: str = Field(
+        default="2026-10",
+        pattern=r"^\d{4}-\d{2}$",
+        description="Shopify Admin API version every call and webhook uses.",
+    )
     shopify_graphql_url_template: str = Field(
         default="https://{shop}/admin/api/{version}/graphql.json",
         description="Shopify Admin GraphQL URL; `{shop}` and `{version}` are filled in.",

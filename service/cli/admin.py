@@ -5,10 +5,12 @@ from typing import Annotated
 
 import httpx
 import typer
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from rich.table import Table
 
 from clients.shopify_oauth import OAuthError
+from schema.queries.encrypted import rotate_encrypted_columns
 from schema.queries.shops import delete_shop, get_shop_by_domain, list_shops
 from schema.queries.tokens import insert_token, list_tokens, revoke_token
 from service.auth import generate_token, hash_token
@@ -16,10 +18,11 @@ from service.cli.context import console, fail, load_settings, open_pool, runtime
 from service.connect import register_and_connect
 from service.shops import AppKind, ShopRegistration
 
-__all__ = ["shops", "tokens"]
+__all__ = ["keys", "shops", "tokens"]
 
 shops = typer.Typer(help="Connect, list and remove Shopify stores.", no_args_is_help=True)
 tokens = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+keys = typer.Typer(help="Encryption keys for secrets at rest.", no_args_is_help=True)
 
 
 @shops.command("add")
@@ -192,3 +195,26 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(help="The token's id."
         if not asyncio.run(run()):
             fail(f"no active token with id {token_id}")
     console.print(f"[green]token {token_id} revoked[/]")
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new encryption key (put it first in DROPSYNC_SECRET_KEYS to rotate)."""
+    typer.echo(Fernet.generate_key().decode())
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret with the first key of DROPSYNC_SECRET_KEYS.
+
+    Rotation: prepend a new key (`dropsync keys generate`), run this, then drop the old key.
+    """
+    settings = load_settings()
+    with runtime_for(settings) as runtime:
+
+        async def run() -> int:
+            async with open_pool(runtime) as pool, pool.acquire() as connection:
+                return await rotate_encrypted_columns(connection, runtime.secrets)
+
+        count = asyncio.run(run())
+    console.print(f"[green]{count} secrets re-encrypted with the first key[/]")

@@ -14,6 +14,7 @@ from simulator.suppliers.delivery import (
     DeliveryReport,
     WebhookMessage,
 )
+from simulator.suppliers.errors import InvalidTransitionError, UnknownOrderError
 from simulator.suppliers.faults import FaultKnobs
 from simulator.suppliers.model import (
     CjTrackingStatus,
@@ -24,15 +25,16 @@ from simulator.suppliers.model import (
     SupplierOrder,
     TrackingEvent,
 )
+from simulator.suppliers.settings import SupplierSettings
 from simulator.suppliers.simulator import (
-    InvalidTransitionError,
+    ScheduleFailure,
     ShipmentSpec,
-    SupplierSettings,
     SupplierSimulator,
-    UnknownOrderError,
 )
+from simulator.suppliers.timeline import STANDARD_ROUTE, RouteStep
 
 __all__ = [
+    "STANDARD_ROUTE",
     "CjTrackingStatus",
     "Clock",
     "DeliveryAttempt",
@@ -44,6 +46,8 @@ __all__ = [
     "ManualClock",
     "OrderStatus",
     "Package",
+    "RouteStep",
+    "ScheduleFailure",
     "ShipmentSpec",
     "Supplier",
     "SupplierOrder",

@@ -22,9 +22,10 @@ from starlette.applications import Starlette
 from simulator.suppliers.app import Lifespan, create_app
 from simulator.suppliers.clock import Clock, ManualClock, SystemClock
 from simulator.suppliers.model import Supplier
-from simulator.suppliers.simulator import SupplierSettings, SupplierSimulator
+from simulator.suppliers.settings import SupplierSettings
+from simulator.suppliers.simulator import SupplierSimulator
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "build_simulator", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="flush due webhooks every SECONDS (0 = only on POST /_sim/flush)",
+        help="run scheduled changes and flush due webhooks every SECONDS "
+        "(0 = only on POST /_sim/tick and /_sim/flush)",
     )
     return parser
 
@@ -84,7 +86,14 @@ def _settings(args: argparse.Namespace) -> SupplierSettings:
 
 def build_simulator(args: argparse.Namespace) -> SupplierSimulator:
     clock: Clock = ManualClock() if args.manual_clock else SystemClock()
-    sim = SupplierSimulator(seed=args.seed, clock=clock, settings=_settings(args))
+    # Receivers check webhook-timestamp against their wall clock, so the
+    # server always signs with real time, even when its state clock is manual.
+    sim = SupplierSimulator(
+        seed=args.seed,
+        clock=clock,
+        settings=_settings(args),
+        signing_clock=SystemClock(),
+    )
     if args.cj_webhook_url or args.cj_logistics_url:
         sim.register_cj_webhook(
             order_url=args.cj_webhook_url,
@@ -120,6 +129,7 @@ def _lifespan(sim: SupplierSimulator, *, auto_flush: timedelta | None) -> Lifesp
 async def _flush_forever(sim: SupplierSimulator, every: timedelta) -> None:
     while True:
         await asyncio.sleep(every.total_seconds())
+        sim.tick()
         await sim.deliver()
 
 

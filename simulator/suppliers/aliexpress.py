@@ -209,7 +209,7 @@ def _node(status: CjTrackingStatus, description: str, when: datetime) -> dict[st
 
 
 def _tracking_line(package: Package, *, style: ListStyle) -> dict[str, Any]:
-    events = sorted(package.events, key=lambda e: e.occurred_at, reverse=True)
+    events = package.chronological_events()[::-1]
     nodes = [_node(e.status, e.description, e.occurred_at) for e in events]
     items = [
         {

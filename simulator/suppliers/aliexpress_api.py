@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -64,8 +65,10 @@ class AliExpressApi:
             return fault
         params = dict(request.query_params)
         if request.method == "POST":
-            form = await request.form()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+            # Parsed by hand: Starlette's form parser needs python-multipart,
+            # and the gateway's clients send url-encoded forms only.
+            body = (await request.body()).decode("utf-8", errors="replace")
+            params.update(parse_qsl(body, keep_blank_values=True))
         rejected = self._check_request(params)
         if rejected is not None:
             return rejected

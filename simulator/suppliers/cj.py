@@ -97,8 +97,13 @@ def order_message(
     message_type: str,
     open_id: int,
     zone: tzinfo,
+    newer_fields: bool = False,
 ) -> dict[str, Any]:
-    """The ORDER webhook (``messageType`` INSERT on creation, UPDATE after)."""
+    """The ORDER webhook (``messageType`` INSERT on creation, UPDATE after).
+
+    ``newer_fields`` adds ``trackingProvider``, which newer docs reportedly
+    carry (third-party reading, unconfirmed).
+    """
     package = order.packages[-1] if order.packages else None
     params = {
         "cjOrderId": order.supplier_order_id,
@@ -113,6 +118,8 @@ def order_message(
         "deliveryDate": format_date(order.shipped_at, zone=zone),
         "completeDate": format_date(order.delivered_at, zone=zone),
     }
+    if newer_fields:
+        params["trackingProvider"] = package.carrier if package else None
     return _message(
         message_id=message_id,
         kind="ORDER",
@@ -123,7 +130,7 @@ def order_message(
 
 
 def _track_events(package: Package, *, zone: tzinfo) -> str:
-    events = sorted(package.events, key=lambda e: e.occurred_at, reverse=True)
+    events = package.chronological_events()[::-1]
     rows = []
     for event in events:
         when = format_date(event.occurred_at, zone=zone)
@@ -150,9 +157,14 @@ def logistic_message(
     message_id: str,
     open_id: int,
     zone: tzinfo,
+    newer_fields: bool = False,
 ) -> dict[str, Any]:
-    """The LOGISTIC webhook for one package."""
-    params = {
+    """The LOGISTIC webhook for one package.
+
+    ``newer_fields`` adds ``storeOrderNumbers`` and ``trackingProvider``, which
+    newer docs reportedly carry (third-party reading, unconfirmed).
+    """
+    params: dict[str, Any] = {
         "orderId": order.supplier_order_id,
         "logisticName": package.carrier,
         "trackingNumber": package.tracking_number,
@@ -160,6 +172,9 @@ def logistic_message(
         "trackingStatus": int(package.latest_status),
         "logisticsTrackEvents": _track_events(package, zone=zone),
     }
+    if newer_fields:
+        params["storeOrderNumbers"] = [order.merchant_reference]
+        params["trackingProvider"] = package.carrier
     return _message(
         message_id=message_id,
         kind="LOGISTIC",

@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from simulator.suppliers.announce import TOPICS
+from simulator.suppliers.errors import InvalidTransitionError, UnknownOrderError
 from simulator.suppliers.faults import FaultInjector
 from simulator.suppliers.model import (
     CjTrackingStatus,
@@ -23,13 +25,7 @@ from simulator.suppliers.model import (
     Supplier,
     SupplierOrder,
 )
-from simulator.suppliers.simulator import (
-    TOPICS,
-    InvalidTransitionError,
-    ShipmentSpec,
-    SupplierSimulator,
-    UnknownOrderError,
-)
+from simulator.suppliers.simulator import ShipmentSpec, SupplierSimulator
 
 __all__ = ["ControlApi", "line_item_from_json", "order_json"]
 
@@ -166,6 +162,9 @@ class ControlApi:
             ("/_sim/orders/{order_id}/deliver", self.deliver_order, ["POST"]),
             ("/_sim/orders/{order_id}/split", self.split, ["POST"]),
             ("/_sim/orders/{order_id}/cancel", self.cancel, ["POST"]),
+            ("/_sim/orders/{order_id}/journey", self.journey, ["POST"]),
+            ("/_sim/orders/{order_id}/schedule-ship", self.schedule_ship, ["POST"]),
+            ("/_sim/tick", self.tick, ["POST"]),
             ("/_sim/knobs", self.get_knobs, ["GET"]),
             ("/_sim/knobs", self.set_knobs, ["PUT", "POST"]),
             ("/_sim/webhooks", self.get_webhooks, ["GET"]),
@@ -266,6 +265,34 @@ class ControlApi:
         )
         return JSONResponse(order_json(order))
 
+    async def journey(self, request: Request) -> Response:
+        body = await _body(request)
+        start_after = body.get("start_after_seconds")
+        times = self._sim.schedule_journey(
+            request.path_params["order_id"],
+            package_id=body.get("package_id"),
+            step=timedelta(seconds=float(body.get("step_seconds", 43200))),
+            jitter=timedelta(seconds=float(body.get("jitter_seconds", 0))),
+            start_after=None
+            if start_after is None
+            else timedelta(seconds=float(start_after)),
+        )
+        return JSONResponse({"scheduled": [t.isoformat() for t in times]})
+
+    async def schedule_ship(self, request: Request) -> Response:
+        body = await _body(request)
+        step = body.get("journey_step_seconds", 43200)
+        due = self._sim.schedule_shipment(
+            request.path_params["order_id"],
+            after=timedelta(seconds=float(body.get("after_seconds", 0))),
+            journey_step=None if step is None else timedelta(seconds=float(step)),
+        )
+        return JSONResponse({"ships_at": due.isoformat()})
+
+    async def tick(self, request: Request) -> Response:
+        ran = self._sim.tick()
+        return JSONResponse({"ran": ran, "scheduled": len(self._sim.timeline)})
+
     def _knobs_json(self) -> dict[str, Any]:
         return {
             "delivery": {s.value: self._sim.knobs(s).to_json() for s in Supplier},
@@ -314,7 +341,8 @@ class ControlApi:
     async def flush(self, request: Request) -> Response:
         body = await _body(request)
         report = await self._sim.deliver(
-            include_delayed=bool(body.get("include_delayed", False))
+            include_delayed=bool(body.get("include_delayed", False)),
+            concurrency=int(body.get("concurrency", 1)),
         )
         return JSONResponse(report.to_json())
 
@@ -327,6 +355,8 @@ class ControlApi:
         return JSONResponse(
             {
                 **self._sim.stats(),
+                "scheduled": len(self._sim.timeline),
+                "schedule_failures": len(self._sim.schedule_failures),
                 "api": dict(self._faults.counts),
                 "now": self._sim.clock.now().isoformat(),
             }

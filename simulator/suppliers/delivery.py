@@ -8,6 +8,7 @@ reaches the configured ratio until the webhook is registered again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Callable, Mapping
@@ -330,23 +331,41 @@ class Outbox:
     # -- delivery ----------------------------------------------------------
 
     async def deliver(
-        self, client: httpx.AsyncClient, *, include_delayed: bool = False
+        self,
+        client: httpx.AsyncClient,
+        *,
+        include_delayed: bool = False,
+        concurrency: int = 1,
     ) -> DeliveryReport:
-        """Send every due message once (retries become due later)."""
+        """Send every due message once (retries become due later).
+
+        With ``concurrency`` above 1, up to that many requests are in flight
+        at once (for benchmarks); outcomes are still settled in batch order.
+        """
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         now = self._clock.now()
         batch, dropped = self._take_due_batch(now, include_delayed=include_delayed)
         attempts: list[DeliveryAttempt] = []
         abandoned: list[str] = []
-        for item, duplicate in batch:
-            channel = self._channels[item.message.supplier]
-            if channel.stats.paused:
+        for start in range(0, len(batch), concurrency):
+            window = []
+            for item, duplicate in batch[start : start + concurrency]:
+                channel = self._channels[item.message.supplier]
+                if channel.stats.paused:
+                    if not duplicate:
+                        self._hold_or_discard(item, channel)
+                    continue
+                window.append((item, channel, duplicate))
+            results = await asyncio.gather(
+                *(self._send(client, i, c, duplicate=d) for i, c, d in window)
+            )
+            for (item, channel, duplicate), attempt in zip(
+                window, results, strict=True
+            ):
+                attempts.append(attempt)
                 if not duplicate:
-                    self._hold_or_discard(item, channel)
-                continue
-            attempt = await self._send(client, item, channel, duplicate=duplicate)
-            attempts.append(attempt)
-            if not duplicate:
-                self._settle(item, channel, attempt, abandoned)
+                    self._settle(item, channel, attempt, abandoned)
         return DeliveryReport(
             attempts=tuple(attempts),
             dropped=tuple(dropped),
@@ -449,9 +468,8 @@ class Outbox:
         item.attempts += 1
         stats = channel.stats
         stats.window_attempts += 1
-        if attempt.accepted:
-            return
-        stats.window_failures += 1
+        if not attempt.accepted:
+            stats.window_failures += 1
         ratio = channel.knobs.pause_failure_ratio
         if (
             ratio is not None
@@ -459,6 +477,8 @@ class Outbox:
             and stats.window_failures >= ratio * stats.window_attempts
         ):
             stats.paused = True
+        if attempt.accepted:
+            return
         retries_used = item.attempts - 1
         if retries_used < len(channel.knobs.retry_delays):
             item.due_at = self._clock.now() + channel.knobs.retry_delays[retries_used]

@@ -8,9 +8,11 @@ header), ``type``, ``occurred_at`` (ISO-8601 with a zone), ``supplier``,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from importlib import resources
 from typing import Any
 
 from simulator.suppliers.model import (
@@ -27,6 +29,7 @@ __all__ = [
     "cancelled_event",
     "iso",
     "line_item_json",
+    "load_schema",
     "placed_event",
     "shipped_event",
     "split_event",
@@ -36,6 +39,14 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+SCHEMA_FILE = "generic_event.schema.json"
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) every generic event satisfies."""
+    text = resources.files("simulator.suppliers").joinpath(SCHEMA_FILE).read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 class GenericEventType(StrEnum):
@@ -184,7 +195,7 @@ def tracking_updated_event(
     out["carrier"] = package.carrier
     out["tracking_url"] = package.tracking_url
     out["status"] = tracking_state(package.latest_status).value
-    events = sorted(package.events, key=lambda e: e.occurred_at)
+    events = package.chronological_events()
     rendered = []
     for event in events:
         row: dict[str, Any] = {

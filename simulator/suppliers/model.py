@@ -139,11 +139,15 @@ class Package:
     events: list[TrackingEvent] = field(default_factory=list)
     previous_tracking_numbers: list[str] = field(default_factory=list)
 
+    def chronological_events(self) -> list[TrackingEvent]:
+        """Events oldest first; scans at the same instant keep their arrival order."""
+        return sorted(self.events, key=lambda event: event.occurred_at)
+
     @property
     def latest_status(self) -> CjTrackingStatus:
         if not self.events:
             return CjTrackingStatus.NO_INFO
-        return max(self.events, key=lambda event: event.occurred_at).status
+        return self.chronological_events()[-1].status
 
     @property
     def is_delivered(self) -> bool:

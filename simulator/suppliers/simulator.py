@@ -8,19 +8,17 @@ generic event. Nothing leaves the process until ``await sim.deliver()``.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from simulator.suppliers import aliexpress, cj, generic
+from simulator.suppliers import aliexpress, cj, generic, lines
+from simulator.suppliers.announce import TOPICS, Announcer
 from simulator.suppliers.clock import Clock, ManualClock, SystemClock
 from simulator.suppliers.delivery import (
     DeliveryKnobs,
@@ -28,6 +26,7 @@ from simulator.suppliers.delivery import (
     Outbox,
     WebhookMessage,
 )
+from simulator.suppliers.errors import InvalidTransitionError, UnknownOrderError
 from simulator.suppliers.ids import IdFactory
 from simulator.suppliers.model import (
     CjTrackingStatus,
@@ -37,34 +36,20 @@ from simulator.suppliers.model import (
     Supplier,
     SupplierOrder,
     TrackingEvent,
-    line_item_key,
 )
-from simulator.suppliers.standard_webhooks import generate_secret, signature_headers
+from simulator.suppliers.settings import SupplierSettings
+from simulator.suppliers.standard_webhooks import generate_secret
+from simulator.suppliers.timeline import STANDARD_ROUTE, RouteStep, Timeline
 
 __all__ = [
     "TOPICS",
     "InvalidTransitionError",
+    "ScheduleFailure",
     "ShipmentSpec",
     "SupplierSettings",
     "SupplierSimulator",
     "UnknownOrderError",
 ]
-
-# Webhook topics per supplier; each topic has its own callback URL (CJ
-# registers "order" and "logistics" separately; ORDERSPLIT rides on "order").
-TOPICS: Mapping[Supplier, tuple[str, ...]] = {
-    Supplier.CJ: ("order", "logistics"),
-    Supplier.ALIEXPRESS: ("order_status",),
-    Supplier.GENERIC: ("events",),
-}
-
-
-class InvalidTransitionError(ValueError):
-    """The requested change is impossible for the order in its current state."""
-
-
-class UnknownOrderError(KeyError):
-    """No order (or package) has that id."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,30 +62,13 @@ class ShipmentSpec:
     tracking_url: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class SupplierSettings:
-    """Accounts, credentials and format choices of the simulated suppliers."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleFailure:
+    """A scheduled change that could no longer happen when it came due."""
 
-    cj_open_id: int = 1234567
-    cj_api_keys: set[str] = field(default_factory=lambda: {"cj-test-api-key"})
-    cj_access_tokens: set[str] = field(default_factory=lambda: {"cj-test-token"})
-    cj_timezone: tzinfo = cj.CHINA_TIME
-    cj_enforce_public_https: bool = False
-    ae_app_key: str = "500001"
-    ae_app_secret: str = "ae-test-secret"  # noqa: S105 - a simulator credential
-    ae_sessions: set[str] = field(default_factory=lambda: {"ae-test-session"})
-    ae_buyer_id: int = 1861703697
-    ae_seller_id: str = "2000000001"
-    ae_store_id: int = 1101234567
-    ae_timezone: tzinfo = aliexpress.PACIFIC_TIME
-    ae_collapse_single_item_lists: bool = True
-    ae_timestamp_tolerance: timedelta | None = None
-    # The push signature is unconfirmed; when set, the body's hex HMAC-SHA256
-    # with the app secret is sent in this header.
-    ae_push_signature_header: str | None = None
-    generic_supplier_name: str = "acme-3pl"
-    generic_secrets: list[str] = field(default_factory=list)
-    shipping_country: str = "US"
+    due: datetime
+    label: str
+    error: str
 
 
 class SupplierSimulator:
@@ -113,21 +81,34 @@ class SupplierSimulator:
         clock: Clock | None = None,
         http_client: httpx.AsyncClient | None = None,
         settings: SupplierSettings | None = None,
+        signing_clock: Clock | None = None,
     ) -> None:
+        """Build a simulator.
+
+        ``signing_clock`` (default: ``clock``) stamps ``webhook-timestamp`` on
+        generic deliveries; pass ``SystemClock()`` when the receiver checks the
+        timestamp against its own wall clock while ``clock`` is a ManualClock.
+        """
         self.seed = seed
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self.signing_clock: Clock = signing_clock or self.clock
         self.settings = settings if settings is not None else SupplierSettings()
         self.http_client = http_client
         self._rng = random.Random(seed)
         self.ids = IdFactory(self._rng)
         self.outbox = Outbox(clock=self.clock, rng=random.Random(seed + 1))
         self._orders: dict[str, SupplierOrder] = {}
-        self._history: list[WebhookMessage] = []
-        self._urls: dict[tuple[Supplier, str], str] = {}
+        self.timeline = Timeline()
+        self.schedule_failures: list[ScheduleFailure] = []
         if not self.settings.generic_secrets:
             self.settings.generic_secrets = [generate_secret(self._rng)]
-        self.outbox.set_signer(Supplier.GENERIC, self._sign_generic)
-        self._configure_aliexpress_signer()
+        self._announce = Announcer(
+            settings=self.settings,
+            ids=self.ids,
+            clock=self.clock,
+            signing_clock=self.signing_clock,
+            outbox=self.outbox,
+        )
 
     # -- configuration -----------------------------------------------------
 
@@ -143,12 +124,12 @@ class SupplierSimulator:
             if name not in TOPICS[supplier]:
                 raise ValueError(f"{supplier} has no topic {name!r}")
             if url is None:
-                self._urls.pop((supplier, name), None)
+                self._announce.urls.pop((supplier, name), None)
             else:
-                self._urls[(supplier, name)] = url
+                self._announce.urls[(supplier, name)] = url
 
     def webhook_url(self, supplier: Supplier, topic: str) -> str | None:
-        return self._urls.get((supplier, topic))
+        return self._announce.urls.get((supplier, topic))
 
     def register_cj_webhook(
         self, *, order_url: str | None, logistics_url: str | None
@@ -182,9 +163,102 @@ class SupplierSimulator:
         return secret
 
     def advance(self, delta: timedelta) -> datetime:
+        """Move a ManualClock forward, running scheduled changes at their times."""
         if not isinstance(self.clock, ManualClock):
             raise TypeError("only a ManualClock can be advanced")
-        return self.clock.advance(delta)
+        target = self.clock.now() + delta
+        while (due := self.timeline.next_due()) is not None and due <= target:
+            self.clock.set(max(due, self.clock.now()))
+            self.tick()
+        self.clock.set(target)
+        return target
+
+    # -- scheduling ----------------------------------------------------------
+
+    def schedule(
+        self, at: datetime, action: Callable[[], object], *, label: str = ""
+    ) -> None:
+        """Run ``action`` once the clock reaches ``at`` (see ``tick``/``advance``)."""
+        self.timeline.add(at, action, label=label)
+
+    def tick(self) -> int:
+        """Run every scheduled change that is due; return how many ran.
+
+        A change that became impossible (say, a scan for a cancelled order) is
+        recorded in ``schedule_failures`` instead of raising.
+        """
+        ran = 0
+        while (entry := self.timeline.pop_due(self.clock.now())) is not None:
+            try:
+                entry.action()
+            except (InvalidTransitionError, UnknownOrderError) as exc:
+                self.schedule_failures.append(
+                    ScheduleFailure(due=entry.due, label=entry.label, error=str(exc))
+                )
+            ran += 1
+        return ran
+
+    def schedule_journey(
+        self,
+        supplier_order_id: str,
+        *,
+        package_id: str | None = None,
+        step: timedelta = timedelta(hours=12),
+        jitter: timedelta = timedelta(0),
+        start_after: timedelta | None = None,
+        route: Sequence[RouteStep] = STANDARD_ROUTE,
+    ) -> list[datetime]:
+        """Schedule carrier scans for a shipped package, ``step`` (+ jitter) apart."""
+        package = self._package(self.order(supplier_order_id), package_id)
+        due = self.clock.now() + (step if start_after is None else start_after)
+        times = []
+        for hop in route:
+            times.append(due)
+            self.schedule(
+                due,
+                self._scan_action(supplier_order_id, package.package_id, hop),
+                label=f"{supplier_order_id}/{package.package_id}: {hop.status.name}",
+            )
+            spread = jitter.total_seconds() * self._rng.random()
+            due += step + timedelta(seconds=spread)
+        return times
+
+    def schedule_shipment(
+        self,
+        supplier_order_id: str,
+        *,
+        after: timedelta,
+        packages: Sequence[ShipmentSpec] | None = None,
+        journey_step: timedelta | None = timedelta(hours=12),
+    ) -> datetime:
+        """Ship later; then, unless ``journey_step`` is None, schedule journeys."""
+        due = self.clock.now() + after
+
+        def ship_then_travel() -> None:
+            for package in self.ship(supplier_order_id, packages=packages):
+                if journey_step is not None:
+                    self.schedule_journey(
+                        supplier_order_id,
+                        package_id=package.package_id,
+                        step=journey_step,
+                    )
+
+        self.schedule(due, ship_then_travel, label=f"{supplier_order_id}: ship")
+        return due
+
+    def _scan_action(
+        self, supplier_order_id: str, package_id: str, hop: RouteStep
+    ) -> Callable[[], object]:
+        def scan() -> object:
+            return self.add_tracking_event(
+                supplier_order_id,
+                package_id=package_id,
+                status=hop.status,
+                description=hop.description,
+                location=hop.location,
+            )
+
+        return scan
 
     # -- queries -----------------------------------------------------------
 
@@ -224,7 +298,7 @@ class SupplierSimulator:
         """Every webhook the suppliers produced, routed or not, in order."""
         return [
             m
-            for m in self._history
+            for m in self._announce.history
             if (supplier is None or m.supplier is supplier)
             and (topic is None or m.topic == topic)
         ]
@@ -234,7 +308,7 @@ class SupplierSimulator:
         return {
             "orders": len(self._orders),
             "orders_by_status": dict(sorted(by_status.items())),
-            "messages": len(self._history),
+            "messages": len(self._announce.history),
             "delivery": self.outbox.stats(),
         }
 
@@ -278,21 +352,7 @@ class SupplierSimulator:
             logistic_name=logistic_name or self._default_carrier(supplier),
         )
         self._orders[order_id] = order
-        match supplier:
-            case Supplier.CJ:
-                self._emit_cj_order(order, message_type="INSERT")
-            case Supplier.ALIEXPRESS:
-                self._emit_ae_push(order)
-            case Supplier.GENERIC:
-                self._emit_generic(
-                    order,
-                    lambda event_id: generic.placed_event(
-                        order,
-                        event_id=event_id,
-                        occurred_at=now,
-                        supplier_name=self._name,
-                    ),
-                )
+        self._announce.placed(order)
         return order
 
     def ship(
@@ -311,24 +371,27 @@ class SupplierSimulator:
             raise InvalidTransitionError(
                 "a CJ order ships as one package with one trackNumber; split it first"
             )
-        now = self.clock.now()
-        remaining = _remaining(order)
-        created = []
+        remaining = lines.remaining_quantities(order)
+        contents = []
         for spec in specs:
-            items = spec.line_items or _as_items(order, remaining)
-            _take(remaining, items)
-            created.append(self._new_package(order, spec, items, now))
+            items = spec.line_items or lines.unshipped_items(order, remaining)
+            lines.take(remaining, items)
+            contents.append((spec, items))
         if order.supplier is Supplier.CJ and any(remaining.values()):
             raise InvalidTransitionError(
                 "a CJ package must hold every line of its order"
             )
+        now = self.clock.now()
+        created = [
+            self._new_package(order, spec, items, now) for spec, items in contents
+        ]
         first_shipment = not order.packages
         order.packages.extend(created)
         if first_shipment:
             order.status = OrderStatus.SHIPPED
             order.shipped_at = now
         order.updated_at = now
-        self._announce_shipment(order, created, first_shipment=first_shipment)
+        self._announce.shipped(order, created, first=first_shipment)
         return created
 
     def add_tracking_event(
@@ -356,7 +419,7 @@ class SupplierSimulator:
         package.events.append(event)
         order.updated_at = now
         became_delivered = self._refresh_status(order, now)
-        self._announce_tracking(order, package, became_delivered=became_delivered)
+        self._announce.scanned(order, package, delivered=became_delivered)
         return event
 
     def mark_delivered(
@@ -402,28 +465,8 @@ class SupplierSimulator:
         package.tracking_url = tracking_url or self._tracking_url(
             order.supplier, new_number
         )
-        now = self.clock.now()
-        order.updated_at = now
-        match order.supplier:
-            case Supplier.CJ:
-                self._emit_cj_order(order, message_type="UPDATE")
-                self._emit_cj_logistic(order, package)
-            case Supplier.ALIEXPRESS:
-                # Message 53 reports order *status*; a relabel changes none, so
-                # AliExpress stays silent and only polling can notice.
-                pass
-            case Supplier.GENERIC:
-                self._emit_generic(
-                    order,
-                    lambda event_id: generic.tracking_updated_event(
-                        order,
-                        package,
-                        event_id=event_id,
-                        occurred_at=now,
-                        supplier_name=self._name,
-                        previous_tracking_number=previous,
-                    ),
-                )
+        order.updated_at = self.clock.now()
+        self._announce.relabelled(order, package, previous=previous)
         return package
 
     def split(
@@ -439,7 +482,7 @@ class SupplierSimulator:
             raise InvalidTransitionError(f"cannot split a {order.status} order")
         if len(parts) < 2:
             raise InvalidTransitionError("a split needs at least two parts")
-        _check_partition(order, parts)
+        lines.check_partition(order, parts)
         now = self.clock.now()
         children = []
         for part in parts:
@@ -462,30 +505,7 @@ class SupplierSimulator:
         order.status = OrderStatus.SPLIT
         order.split_into = [c.supplier_order_id for c in children]
         order.updated_at = now
-        if order.supplier is Supplier.CJ:
-            message_id = self.ids.uuid_hex()
-            payload = cj.split_message(
-                order,
-                children,
-                message_id=message_id,
-                open_id=self.settings.cj_open_id,
-                split_at=now,
-                zone=self.settings.cj_timezone,
-            )
-            self._emit(
-                Supplier.CJ, "ORDERSPLIT", "order", payload, message_id=message_id
-            )
-        else:
-            self._emit_generic(
-                order,
-                lambda event_id: generic.split_event(
-                    order,
-                    children,
-                    event_id=event_id,
-                    occurred_at=now,
-                    supplier_name=self._name,
-                ),
-            )
+        self._announce.split(order, children)
         return children
 
     def cancel(
@@ -500,21 +520,7 @@ class SupplierSimulator:
         order.cancelled_at = now
         order.cancel_reason = reason
         order.updated_at = now
-        match order.supplier:
-            case Supplier.CJ:
-                self._emit_cj_order(order, message_type="UPDATE")
-            case Supplier.ALIEXPRESS:
-                self._emit_ae_push(order)
-            case Supplier.GENERIC:
-                self._emit_generic(
-                    order,
-                    lambda event_id: generic.cancelled_event(
-                        order,
-                        event_id=event_id,
-                        occurred_at=now,
-                        supplier_name=self._name,
-                    ),
-                )
+        self._announce.cancelled(order)
         return order
 
     # -- delivery ----------------------------------------------------------
@@ -524,19 +530,20 @@ class SupplierSimulator:
         *,
         include_delayed: bool = False,
         client: httpx.AsyncClient | None = None,
+        concurrency: int = 1,
     ) -> DeliveryReport:
         """Flush every due webhook through the injected client (or a fresh one)."""
         chosen = client or self.http_client
         if chosen is not None:
-            return await self.outbox.deliver(chosen, include_delayed=include_delayed)
+            return await self.outbox.deliver(
+                chosen, include_delayed=include_delayed, concurrency=concurrency
+            )
         async with httpx.AsyncClient() as temporary:
-            return await self.outbox.deliver(temporary, include_delayed=include_delayed)
+            return await self.outbox.deliver(
+                temporary, include_delayed=include_delayed, concurrency=concurrency
+            )
 
     # -- internals: ids and defaults ---------------------------------------
-
-    @property
-    def _name(self) -> str:
-        return self.settings.generic_supplier_name
 
     def _new_order_id(self, supplier: Supplier) -> str:
         match supplier:
@@ -614,7 +621,7 @@ class SupplierSimulator:
 
     def _refresh_status(self, order: SupplierOrder, now: datetime) -> bool:
         """Move the order along after a scan; report whether it just got delivered."""
-        everything_shipped = not any(_remaining(order).values())
+        everything_shipped = not any(lines.remaining_quantities(order).values())
         if everything_shipped and all(p.is_delivered for p in order.packages):
             order.status = OrderStatus.DELIVERED
             order.delivered_at = now
@@ -626,208 +633,3 @@ class SupplierSimulator:
         if order.status is OrderStatus.SHIPPED and in_transit:
             order.status = OrderStatus.IN_TRANSIT
         return False
-
-    # -- internals: announcing -----------------------------------------------
-
-    def _announce_shipment(
-        self, order: SupplierOrder, created: list[Package], *, first_shipment: bool
-    ) -> None:
-        match order.supplier:
-            case Supplier.CJ:
-                self._emit_cj_order(order, message_type="UPDATE")
-                self._emit_cj_logistic(order, created[0])
-            case Supplier.ALIEXPRESS:
-                # Later packages change no order status, so no message 53.
-                if first_shipment:
-                    self._emit_ae_push(order)
-            case Supplier.GENERIC:
-                now = self.clock.now()
-                self._emit_generic(
-                    order,
-                    lambda event_id: generic.shipped_event(
-                        order,
-                        created,
-                        event_id=event_id,
-                        occurred_at=now,
-                        supplier_name=self._name,
-                    ),
-                )
-
-    def _announce_tracking(
-        self, order: SupplierOrder, package: Package, *, became_delivered: bool
-    ) -> None:
-        match order.supplier:
-            case Supplier.CJ:
-                self._emit_cj_logistic(order, package)
-                if became_delivered:
-                    self._emit_cj_order(order, message_type="UPDATE")
-            case Supplier.ALIEXPRESS:
-                if became_delivered:
-                    self._emit_ae_push(order)
-            case Supplier.GENERIC:
-                now = self.clock.now()
-                self._emit_generic(
-                    order,
-                    lambda event_id: generic.tracking_updated_event(
-                        order,
-                        package,
-                        event_id=event_id,
-                        occurred_at=now,
-                        supplier_name=self._name,
-                    ),
-                )
-
-    def _emit(
-        self,
-        supplier: Supplier,
-        topic: str,
-        url_topic: str,
-        payload: Any,
-        *,
-        message_id: str,
-    ) -> WebhookMessage:
-        message = WebhookMessage(
-            message_id=message_id,
-            supplier=supplier,
-            topic=topic,
-            url=self._urls.get((supplier, url_topic)),
-            body=json.dumps(payload, separators=(",", ":")).encode(),
-            created_at=self.clock.now(),
-        )
-        self._history.append(message)
-        self.outbox.enqueue(message)
-        return message
-
-    def _emit_cj_order(self, order: SupplierOrder, *, message_type: str) -> None:
-        message_id = self.ids.uuid_hex()
-        payload = cj.order_message(
-            order,
-            message_id=message_id,
-            message_type=message_type,
-            open_id=self.settings.cj_open_id,
-            zone=self.settings.cj_timezone,
-        )
-        self._emit(Supplier.CJ, "ORDER", "order", payload, message_id=message_id)
-
-    def _emit_cj_logistic(self, order: SupplierOrder, package: Package) -> None:
-        message_id = self.ids.uuid_hex()
-        payload = cj.logistic_message(
-            order,
-            package,
-            message_id=message_id,
-            open_id=self.settings.cj_open_id,
-            zone=self.settings.cj_timezone,
-        )
-        self._emit(Supplier.CJ, "LOGISTIC", "logistics", payload, message_id=message_id)
-
-    def _emit_ae_push(self, order: SupplierOrder) -> None:
-        payload = aliexpress.push_message(
-            order,
-            status=aliexpress.push_status(order),
-            buyer_id=self.settings.ae_buyer_id,
-            seller_id=self.settings.ae_seller_id,
-            sent_at=self.clock.now(),
-        )
-        self._emit(
-            Supplier.ALIEXPRESS,
-            str(aliexpress.MESSAGE_TYPE_ORDER_STATUS),
-            "order_status",
-            payload,
-            message_id=self.ids.uuid_hex(),
-        )
-
-    def _emit_generic(self, order: SupplierOrder, build: Any) -> None:
-        event_id = self.ids.webhook_id()
-        payload = build(event_id)
-        self._emit(
-            Supplier.GENERIC, payload["type"], "events", payload, message_id=event_id
-        )
-
-    def _sign_generic(
-        self, message: WebhookMessage, now: datetime
-    ) -> Mapping[str, str]:
-        return signature_headers(
-            secrets=self.settings.generic_secrets,
-            message_id=message.message_id,
-            timestamp=int(now.timestamp()),
-            body=message.body,
-        )
-
-    def _configure_aliexpress_signer(self) -> None:
-        def sign_push(message: WebhookMessage, _now: datetime) -> Mapping[str, str]:
-            header = self.settings.ae_push_signature_header
-            if header is None:
-                return {}
-            secret = self.settings.ae_app_secret.encode()
-            digest = hmac.new(secret, message.body, hashlib.sha256).hexdigest()
-            return {header: digest}
-
-        self.outbox.set_signer(Supplier.ALIEXPRESS, sign_push)
-
-
-# -- line-item bookkeeping ------------------------------------------------------
-
-
-def _remaining(
-    order: SupplierOrder,
-) -> Counter[tuple[str | None, str | None, str | None]]:
-    remaining: Counter[tuple[str | None, str | None, str | None]] = Counter()
-    for item in order.line_items:
-        remaining[line_item_key(item)] += item.quantity
-    for package in order.packages:
-        for item in package.line_items:
-            remaining[line_item_key(item)] -= item.quantity
-    return remaining
-
-
-def _as_items(
-    order: SupplierOrder,
-    remaining: Counter[tuple[str | None, str | None, str | None]],
-) -> tuple[LineItem, ...]:
-    items = []
-    for item in order.line_items:
-        left = remaining[line_item_key(item)]
-        if left > 0:
-            items.append(_with_quantity(item, left))
-    if not items:
-        raise InvalidTransitionError("every line item has already shipped")
-    return tuple(items)
-
-
-def _with_quantity(item: LineItem, quantity: int) -> LineItem:
-    return LineItem(
-        quantity=quantity,
-        sku=item.sku,
-        variant_id=item.variant_id,
-        shopify_line_item_id=item.shopify_line_item_id,
-        product_id=item.product_id,
-        title=item.title,
-        unit_price=item.unit_price,
-    )
-
-
-def _take(
-    remaining: Counter[tuple[str | None, str | None, str | None]],
-    items: Iterable[LineItem],
-) -> None:
-    for item in items:
-        key = line_item_key(item)
-        if remaining[key] < item.quantity:
-            raise InvalidTransitionError(
-                f"line {key} has only {remaining[key]} left to ship"
-            )
-        remaining[key] -= item.quantity
-
-
-def _check_partition(order: SupplierOrder, parts: Sequence[Sequence[LineItem]]) -> None:
-    wanted: Counter[tuple[str | None, str | None, str | None]] = Counter()
-    for item in order.line_items:
-        wanted[line_item_key(item)] += item.quantity
-    given: Counter[tuple[str | None, str | None, str | None]] = Counter()
-    for part in parts:
-        if not part:
-            raise InvalidTransitionError("every split part needs a line item")
-        for item in part:
-            given[line_item_key(item)] += item.quantity
-    if given != wanted:
-        raise InvalidTransitionError("the split parts must add up to the order's lines")

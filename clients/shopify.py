@@ -32,6 +32,7 @@ import structlog
 
 from clients.rate_limit import CostLimiter, ThrottleStatus
 from clients.shopify_documents import Document, document_for
+from core.errors import RemoteError, RemoteRejected, RemoteThrottled, RemoteUnavailable
 
 __all__ = [
     "MutationResult",
@@ -58,23 +59,23 @@ _FIRST_GUESS_MUTATION_COST = 10.0
 _FIRST_GUESS_QUERY_COST = 50.0
 
 
-class ShopifyError(Exception):
-    """Base of every error the Shopify client raises."""
+class ShopifyError(RemoteError):
+    """Base of every error the Shopify client raises (core's RemoteError family)."""
 
     def __init__(self, message: str, *, shop: str) -> None:
         super().__init__(message)
         self.shop = shop
 
 
-class ShopifyTransientError(ShopifyError):
+class ShopifyTransientError(ShopifyError, RemoteUnavailable):
     """A failure that may pass: retried by the client, raised when attempts are spent."""
 
     def __init__(self, message: str, *, shop: str, retry_after: float | None = None) -> None:
-        super().__init__(message, shop=shop)
-        self.retry_after = retry_after
+        RemoteUnavailable.__init__(self, message, retry_after=retry_after)
+        self.shop = shop
 
 
-class ShopifyThrottledError(ShopifyTransientError):
+class ShopifyThrottledError(ShopifyTransientError, RemoteThrottled):
     """`THROTTLED` or HTTP 429: Shopify did not run the call."""
 
 
@@ -94,11 +95,12 @@ class ShopifyAccessError(ShopifyShopError):
     """HTTP 402/403/423 or `ACCESS_DENIED`: a scope is missing or the store is unavailable."""
 
 
-class ShopifyDocumentError(ShopifyError):
+class ShopifyDocumentError(ShopifyError, RemoteRejected):
     """Shopify refused the document itself (top-level `errors`); a bug on our side."""
 
     def __init__(self, message: str, *, shop: str, errors: list[dict[str, Any]]) -> None:
-        super().__init__(message, shop=shop)
+        RemoteRejected.__init__(self, message)
+        self.shop = shop
         self.errors = errors
 
 

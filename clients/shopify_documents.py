@@ -99,7 +99,7 @@ _FULFILLMENT_ORDER_FIELDS = """
         fulfillmentHolds { id reason handle }
         lineItems(first: 20) {
           pageInfo { hasNextPage endCursor }
-          nodes { id totalQuantity remainingQuantity lineItem { id } }
+          nodes { id sku totalQuantity remainingQuantity lineItem { id } variant { id } }
         }
 """
 
@@ -161,7 +161,7 @@ query DropsyncFulfillmentOrderLinesPage($id: ID!, $after: String) {
     id
     lineItems(first: 100, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { id totalQuantity remainingQuantity lineItem { id } }
+      nodes { id sku totalQuantity remainingQuantity lineItem { id } variant { id } }
     }
   }
 }

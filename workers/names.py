@@ -11,19 +11,33 @@ __all__ = [
     "POLL_SUPPLIER",
     "POLL_SUPPLIERS",
     "PURGE_PAYLOADS",
+    "PUSH_SHOP",
+    "PUSH_SWEEP",
+    "REFRESH_ORDERS",
     "WATCHDOG",
+    "WATCHDOG_SHOP",
 ]
 
 PURGE_PAYLOADS = "purge_payloads"
-# Connect: register webhook subscriptions, then backfill (one shop).
+
+# push_shop(shop_id): push every unsynced package of the shop. Trigger it after applying a
+# supplier shipment; no unique_id is needed (a second run for a busy shop re-queues itself).
+PUSH_SHOP = "push_shop"
+# refresh_orders(shop_id): re-read orders marked needs_refresh (fulfillment_orders/* webhooks).
+REFRESH_ORDERS = "refresh_orders"
+# Cron: re-trigger shops with unsynced packages, due ledger rows or orders to re-read.
+PUSH_SWEEP = "push_sweep"
+
+# connect_shop(shop_id): register webhook subscriptions, then run the queued backfill.
 CONNECT_SHOP = "connect_shop"
-# Poll one shop's recently updated orders; the cron fans out to every shop.
+# poll_shop(shop_id, full_pass): read orders updated since the watermark (or the last 24 h).
 POLL_SHOP = "poll_shop"
+# Crons fanning out one job per shop: every poll interval, and nightly for the full pass.
 POLL_SHOPS = "poll_shops"
-# Nightly: every shop re-reads its last 24 hours.
 FULL_PASS_SHOPS = "full_pass_shops"  # noqa: S105  (a job name, not a password)
-# Poll one supplier account's open orders; the cron fans out to every account.
+# poll_supplier(account_id): re-read open supplier orders; the cron fans out per account.
 POLL_SUPPLIER = "poll_supplier"
 POLL_SUPPLIERS = "poll_suppliers"
-# Re-create missing webhook subscriptions and re-register silent supplier webhooks.
+# Cron: one watchdog_shop per shop (missing webhook subscriptions) and CJ re-registration.
 WATCHDOG = "watchdog"
+WATCHDOG_SHOP = "watchdog_shop"

@@ -41,3 +41,9 @@ POLL_SUPPLIERS = "poll_suppliers"
 # Cron: one watchdog_shop per shop (missing webhook subscriptions) and CJ re-registration.
 WATCHDOG = "watchdog"
 WATCHDOG_SHOP = "watchdog_shop"
+# ingest: apply stored deliveries (one job per shop / supplier account), and the sweeper that
+# re-triggers whatever is left pending.
+APPLY_SHOPIFY = "apply_shopify"
+APPLY_SUPPLIER = "apply_supplier"
+SWEEP_DELIVERIES = "sweep_deliveries"
+__all__ += ["APPLY_SHOPIFY", "APPLY_SUPPLIER", "SWEEP_DELIVERIES"]

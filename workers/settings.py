@@ -16,12 +16,18 @@ from workers.jobs.purge import purge_payloads
 from workers.jobs.push import push_shop, push_sweep
 from workers.jobs.refresh import refresh_orders
 from workers.jobs.sweep import SWEEP_SECONDS, sweep_deliveries
+from workers.jobs.sync_schedule import connect_shop, cron_jobs, poll_shop, watchdog_shop
 
 __all__ = ["worker_options"]
 
 
-def functions() -> list[Function]:
+def functions(runtime: Runtime | None = None) -> list[Function]:
+    poll_seconds = runtime.settings.poll_timeout.total_seconds() if runtime else 240.0
     return [
+        # Shop sync: a backfill resumes from its cursor, so an hour per run is plenty.
+        func(connect_shop, name=names.CONNECT_SHOP, timeout=3600, max_tries=3),
+        func(poll_shop, name=names.POLL_SHOP, timeout=poll_seconds + 30, max_tries=1),
+        func(watchdog_shop, name=names.WATCHDOG_SHOP, timeout=poll_seconds + 30, max_tries=1),
         func(push_shop, name=names.PUSH_SHOP),
         func(refresh_orders, name=names.REFRESH_ORDERS),
         func(apply_shopify, name=names.APPLY_SHOPIFY),
@@ -32,7 +38,7 @@ def functions() -> list[Function]:
 def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker`; tests override `burst`, `poll_delay` and the like."""
     options: dict[str, Any] = {
-        "functions": functions(),
+        "functions": functions(runtime),
         "cron_jobs": [
             cron(
                 purge_payloads,
@@ -56,6 +62,7 @@ def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
                 run_at_startup=True,
                 unique=True,
             ),
+            *cron_jobs(runtime.settings),
         ],
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),
         "queue_name": runtime.settings.queue_name,

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from core.tracking import normalize_tracking_number
 from schema.db import Connection
 
@@ -147,10 +149,10 @@ async def _replace_fulfillment_orders(
             supported_actions, holds, fulfill_at, updated_at
         )
         SELECT $1, fo.id, $2, fo.status, fo.request_status, fo.location_id,
-               ARRAY(SELECT jsonb_array_elements_text(fo.actions)), fo.holds,
+               ARRAY(SELECT jsonb_array_elements_text(fo.actions::jsonb)), fo.holds::jsonb,
                fo.fulfill_at, fo.updated_at
-        FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::jsonb[],
-                    $8::jsonb[], $9::timestamptz[], $10::timestamptz[])
+        FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                    $8::text[], $9::timestamptz[], $10::timestamptz[])
              AS fo(id, status, request_status, location_id, actions, holds, fulfill_at,
                    updated_at)
         ON CONFLICT (shop_id, fulfillment_order_id) DO UPDATE SET
@@ -165,8 +167,9 @@ async def _replace_fulfillment_orders(
         [fo.status for fo in fos],
         [fo.request_status for fo in fos],
         [fo.location_id for fo in fos],
-        [list(fo.supported_actions) for fo in fos],
-        [list(fo.holds) for fo in fos],
+        # JSON text, not jsonb[]: asyncpg would read a list of lists as a 2-D array.
+        [orjson.dumps(list(fo.supported_actions)).decode() for fo in fos],
+        [orjson.dumps(list(fo.holds)).decode() for fo in fos],
         [fo.fulfill_at for fo in fos],
         [fo.updated_at for fo in fos],
     )

@@ -100,24 +100,36 @@ class PackageForPlan:
 async def order_packages(
     connection: Connection, *, shop_id: int, order_id: int, grace: timedelta
 ) -> list[PackageForPlan]:
-    """The order's unsynced packages (the classifier's rule), for the planner."""
+    """The order's current packages that no succeeded or adopted push covers yet.
+
+    Unlike the classifier this keeps packages whose number is already on a fulfilment: the
+    planner adopts those, so the ledger records every package's fulfilment (and a pending row
+    left by an ambiguous call is resolved as adopted).
+    """
     rows = await connection.fetch(
-        f"""
-        WITH unsynced AS ({unsynced_cte(grace="$1", shop_id="$2")})
-        SELECT u.package_id, u.supplier_order_id, u.tracking_number, u.tracking_number_norm,
-               u.carrier, u.tracking_url, u.lines, so.lines AS supplier_order_lines,
+        """
+        SELECT p.package_id, p.supplier_order_id, p.tracking_number, p.tracking_number_norm,
+               p.carrier, p.tracking_url, p.lines, so.lines AS supplier_order_lines,
                (SELECT count(*) FROM package p2
-                WHERE p2.shop_id = u.shop_id AND p2.supplier_order_id = u.supplier_order_id
+                WHERE p2.shop_id = p.shop_id AND p2.supplier_order_id = p.supplier_order_id
                   AND p2.superseded_at IS NULL)::int AS supplier_order_package_count
-        FROM unsynced u
+        FROM package p
         JOIN supplier_order so
-          ON so.shop_id = u.shop_id AND so.supplier_order_id = u.supplier_order_id
-        WHERE u.order_id = $3
-        ORDER BY u.package_id
+          ON so.shop_id = p.shop_id AND so.supplier_order_id = p.supplier_order_id
+        WHERE p.shop_id = $1 AND so.shopify_order_id = $2
+          AND p.superseded_at IS NULL
+          AND COALESCE(p.shipped_at, p.stored_at) <= now() - $3::interval
+          AND NOT EXISTS (
+              SELECT 1 FROM push l
+              WHERE l.shop_id = p.shop_id AND l.order_id = so.shopify_order_id
+                AND l.status IN ('succeeded', 'adopted')
+                AND p.package_id = ANY (l.package_ids)
+          )
+        ORDER BY p.package_id
         """,
-        grace,
         shop_id,
         order_id,
+        grace,
     )
     return [PackageForPlan(**dict(row)) for row in rows]
 

@@ -146,6 +146,10 @@ class PushDeps:
     secrets: SecretBox
     grace: timedelta = timedelta(0)
     order_concurrency: int = 4
+    # Full-jitter backoff between fresh reads after ambiguous failures: uniform(0, min(cap,
+    # base * 2**round)).
+    replan_backoff_base: float = 0.05
+    replan_backoff_cap: float = 2.0
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -364,7 +368,8 @@ async def _push_locked(
             stale_rounds += 1
         elif step is _Step.REPLAN_AMBIGUOUS:
             ambiguous_rounds += 1
-            await asyncio.sleep(deps.rng.uniform(0, min(2.0, 0.05 * 2**ambiguous_rounds)))
+            ceiling = min(deps.replan_backoff_cap, deps.replan_backoff_base * 2**ambiguous_rounds)
+            await asyncio.sleep(deps.rng.uniform(0, ceiling))
         elif step is _Step.DEFERRED:
             return OrderResult.DEFERRED
         else:

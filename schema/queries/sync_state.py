@@ -129,8 +129,12 @@ async def finish_backfill(
 ) -> None:
     await connection.execute(
         """
-        UPDATE shop_sync_state SET backfill_status = $2, backfill_finished_at = $3,
-            backfill_cursor = CASE WHEN $2 = 'done' THEN NULL ELSE backfill_cursor END,
+        UPDATE shop_sync_state SET backfill_status = $2::text, backfill_finished_at = $3,
+            backfill_cursor = CASE WHEN $2::text = 'done' THEN NULL ELSE backfill_cursor END,
+            -- Without a count from Shopify, a finished backfill's total is what it read.
+            backfill_total = CASE WHEN $2::text = 'done'
+                                  THEN COALESCE(backfill_total, backfill_orders)
+                                  ELSE backfill_total END,
             last_error = COALESCE($4, last_error), updated_at = now()
         WHERE shop_id = $1
         """,

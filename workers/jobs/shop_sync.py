@@ -237,7 +237,9 @@ async def run_poll_shop(
     """Read the shop's orders updated since its watermark (minus the overlap), or over the
     last 24 hours on a full pass, or since `since` (the watchdog's gap)."""
     summary = SyncSummary()
-    started = deps.clock()
+    # Shopify's search works in whole seconds: cap the window at the run's start, rounded
+    # down, so the watermark never passes an instant the query did not cover.
+    started = deps.clock().replace(microsecond=0)
     try:
         async with asyncio.timeout(deps.settings.poll_timeout.total_seconds()):
             session = await _open_session(deps, shop_id)
@@ -291,7 +293,7 @@ async def run_backfill(deps: SyncDeps, *, shop_id: int) -> SyncSummary:
         return summary
     backfill_since = state.backfill_since
     assert backfill_since is not None  # noqa: S101  (set with the pending status)
-    started = state.backfill_started_at or deps.clock()
+    started = state.backfill_started_at or deps.clock().replace(microsecond=0)
     query_until = started
     try:
         session = await _open_session(deps, shop_id)

@@ -38,7 +38,7 @@ async def test_package_shipped_before_cutover_is_reported_not_pushed(kit: Kit) -
 
 async def test_opting_in_with_an_earlier_date_pushes_the_package_once(kit: Kit) -> None:
     shop_id, domain = await kit.add_shop(settings={CUTOVER_SETTING: datetime.now(UTC).isoformat()})
-    order, _ = await kit.shipped_order(shop_id, domain, tracking_number="YT200")
+    await kit.shipped_order(shop_id, domain, tracking_number="YT200")
     async with kit.pool.acquire() as connection:
         await set_shop_setting(
             connection,

@@ -1,1 +1,6 @@
-"""Pure domain: classification, planning and payload normalisation. No IO."""
+"""dropsync's pure domain: no IO, no awaits, only the standard library and orjson.
+
+Modules: errors, ids, json_reader, tracking, carriers, shopify_payloads,
+order_reference, planner, signatures, supplier_model, cj, aliexpress,
+generic_events, shopify_graphql and the supplier_events facade.
+"""

@@ -12,8 +12,9 @@ every message is also re-read through the API before it changes anything).
   how far it is).
 * ``LOGISTIC``: ``orderId``, ``logisticName``, ``trackingNumber``, ``trackingUrl``,
   ``trackingStatus`` (0-14) and ``logisticsTrackEvents``, a JSON-encoded *string*.
-  Becomes ``tracking.updated``. The newer ``storeOrderNumbers[]`` (third-party
-  report) gives the Shopify reference when present.
+  Becomes ``tracking.updated`` (with no package while CJ has no number yet).
+  The newer ``storeOrderNumbers[]`` (third-party report) gives the Shopify
+  reference when present.
 * ``ORDERSPLIT``: ``originalOrderId``, ``orderSplitTime`` and
   ``splitOrderList[{orderCode, createAt, orderStatus, productList[{productCode, vid,
   quantity, sku}]}]``. Becomes ``order.split``.
@@ -164,16 +165,23 @@ def _parse_logistic(params: JsonObject, dedup_key: str, tz: tzinfo) -> SupplierE
     events = _track_events(params, tz)
     code = params.opt_int("trackingStatus")
     status = tracking_status_from_cj(code) if code is not None else None
-    package = ShippedPackage(
-        tracking=make_tracking_number(
-            params.req_str("trackingNumber"), field=params.field("trackingNumber")
-        ),
-        carrier=params.opt_str("logisticName"),
-        tracking_url=params.opt_str("trackingUrl"),
-        items=(),
-        status=status,
-        events=events,
-    )
+    number = params.opt_str("trackingNumber")
+    packages: tuple[ShippedPackage, ...] = ()
+    # CJ reports status 0 ("no tracking info yet") before a number exists; that is
+    # a valid message with nothing to push, not a malformed one.
+    if number is not None and number.strip():
+        packages = (
+            ShippedPackage(
+                tracking=make_tracking_number(
+                    number, field=params.field("trackingNumber")
+                ),
+                carrier=params.opt_str("logisticName"),
+                tracking_url=params.opt_str("trackingUrl"),
+                items=(),
+                status=status,
+                events=events,
+            ),
+        )
     store_numbers = params.strs("storeOrderNumbers")
     return SupplierEvent(
         supplier=Supplier.CJ,
@@ -183,7 +191,7 @@ def _parse_logistic(params: JsonObject, dedup_key: str, tz: tzinfo) -> SupplierE
         shopify_reference=store_numbers[0] if store_numbers else None,
         occurred_at=max((event.occurred_at for event in events), default=None),
         supplier_status=str(code) if code is not None else None,
-        packages=(package,),
+        packages=packages,
         split_into=(),
         reason=None,
     )

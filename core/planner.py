@@ -11,9 +11,12 @@ Actions
     merchant, another app, or by us before a lost response). Record it; create
     nothing. Adoption is checked first and wins over every other action.
 :class:`UpdateTracking`
-    The supplier order has exactly one package, it was pushed before, and the
-    supplier now reports a different tracking number: amend that fulfilment with
-    ``fulfillmentTrackingInfoUpdate`` instead of creating a second one.
+    Rewrite an existing fulfilment's tracking with ``fulfillmentTrackingInfoUpdate``
+    instead of creating a second fulfilment. ``REPLACE``: the supplier order has
+    exactly one package, it was pushed before, and the supplier now reports a
+    different number. ``ADD``: a supplier order whose parcels are not itemised
+    ships another parcel after earlier ones were pushed; its number joins theirs in
+    the same fulfilment (same carrier only).
 :class:`CreateFulfillment`
     One ``fulfillmentCreate`` call. It covers fulfillment orders at ONE location only
     (Shopify's rule), so a package whose items sit at two locations yields two.
@@ -30,6 +33,9 @@ Rules
   package carries it, else by SKU (trimmed, case-insensitive), else by variant id.
   A line that cannot be fully allocated blocks its whole package: a partial
   fulfilment would tell the customer a wrong story.
+* A cancelled order blocks everything but adoption. A closed (archived) order
+  blocks only creation: tracking rewrites still go ahead, because Shopify archives
+  fully fulfilled orders by default and that is when corrections arrive.
 * A package without line information covers all remaining fulfillable items of the
   order, but only when it is its supplier order's only package. When a supplier
   order ships several unitemised packages (AliExpress ``logistics_info_list``), they
@@ -57,7 +63,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NewType
 
-from core.carriers import CarrierResolution, resolve_carrier
+from core.carriers import CarrierResolution, carrier_key, resolve_carrier
 from core.errors import PlanInputError
 from core.ids import (
     FulfillmentId,
@@ -68,6 +74,7 @@ from core.ids import (
     OrderId,
     VariantId,
 )
+from core.supplier_model import PackageItem
 from core.tracking import normalize_tracking_number
 
 __all__ = [
@@ -91,7 +98,9 @@ __all__ = [
     "PushPlan",
     "PushSettings",
     "PushedPackage",
+    "TrackingChange",
     "UpdateTracking",
+    "package_lines",
     "plan_push",
 ]
 
@@ -204,6 +213,7 @@ class ExistingFulfillment:
     status: str
     tracking_company: str | None
     tracking_numbers: tuple[str, ...]
+    tracking_urls: tuple[str, ...]
 
     @property
     def is_live(self) -> bool:
@@ -304,17 +314,31 @@ class CreateFulfillment:
     idempotency_key: str
 
 
+class TrackingChange(StrEnum):
+    """Why an existing fulfilment's tracking is rewritten."""
+
+    REPLACE = "replace"  # the supplier corrected the number of its only package
+    ADD = "add"  # another unitemised parcel of the same supplier order shipped
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateTracking:
-    """One ``fulfillmentTrackingInfoUpdate`` call on an existing fulfilment."""
+    """One ``fulfillmentTrackingInfoUpdate`` call on an existing fulfilment.
+
+    The mutation sets the whole tracking info, so `tracking_numbers` is the complete
+    new list (for ``ADD``: the numbers already there, then the new ones) and
+    `tracking_urls` is empty or one per number. `previous_tracking_numbers` is what
+    the fulfilment carried before, for the audit log.
+    """
 
     order_id: OrderId
     fulfillment_id: FulfillmentId
-    tracking_number: str
+    change: TrackingChange
+    tracking_numbers: tuple[str, ...]
     tracking_company: str | None
-    tracking_url: str | None
+    tracking_urls: tuple[str, ...]
     notify_customer: bool
-    replaces_tracking_number: str
+    previous_tracking_numbers: tuple[str, ...]
     package_ids: tuple[PackageId, ...]
     idempotency_key: str
 
@@ -367,6 +391,25 @@ class PushPlan:
 
 
 # -------------------------------------------------------------------------- planning
+
+
+def package_lines(items: Iterable[PackageItem]) -> tuple[PackageLine, ...]:
+    """Turn a supplier package's items into planner lines.
+
+    Only the Shopify-side identifiers are kept (line item id, SKU, variant id); an
+    item known only by the supplier's own variant id becomes a line that matches
+    nothing, so the package is blocked with a clear message rather than guessed.
+    Supplier SKUs match only when the merchant uses the supplier's SKUs in Shopify.
+    """
+    return tuple(
+        PackageLine(
+            line_item_id=item.shopify_line_item_id,
+            sku=item.sku,
+            variant_id=item.variant_id,
+            quantity=item.quantity,
+        )
+        for item in items
+    )
 
 
 def plan_push(
@@ -432,6 +475,7 @@ class _Shipment:
 
     packages: tuple[PackageToPush, ...]
     carrier: CarrierResolution
+    adds_to: ExistingFulfillment | None = None
 
     @property
     def package_ids(self) -> tuple[PackageId, ...]:
@@ -474,23 +518,31 @@ class _Planner:
                 actions.append(adopted)
             else:
                 waiting.append(package)
-        order_block = self._order_block()
-        if order_block is not None:
-            reason, message = order_block
+        if self.order.cancelled:
             actions.extend(
-                self._blocked(self._shipment((package,)), reason, message)
+                self._blocked(
+                    self._shipment((package,)),
+                    BlockReason.ORDER_CANCELLED,
+                    "the Shopify order is cancelled",
+                )
                 for package in waiting
             )
             return actions
         for shipment in self._shipments(waiting, actions):
-            update = self._update(shipment)
+            # Tracking rewrites go ahead on closed orders: Shopify archives (closes)
+            # fully fulfilled orders by default, which is when corrections arrive.
+            update = self._add_tracking(shipment) or self._update(shipment)
             if update is not None:
                 actions.append(update)
+                continue
+            creation_block = self._creation_block()
+            if creation_block is not None:
+                actions.append(self._blocked(shipment, *creation_block))
             else:
                 actions.extend(self._create(shipment))
         return actions
 
-    # -- adoption and order-level blocks
+    # -- adoption and creation blocks
 
     def _adopt(self, package: PackageToPush) -> AdoptExisting | None:
         key = package.tracking_number_normalized
@@ -509,9 +561,7 @@ class _Planner:
                 )
         return None
 
-    def _order_block(self) -> tuple[BlockReason, str] | None:
-        if self.order.cancelled:
-            return BlockReason.ORDER_CANCELLED, "the Shopify order is cancelled"
+    def _creation_block(self) -> tuple[BlockReason, str] | None:
         if self.order.closed:
             return BlockReason.ORDER_CLOSED, "the Shopify order is closed (archived)"
         if not self.fulfillment_orders:
@@ -547,27 +597,69 @@ class _Planner:
     ) -> _Shipment | Blocked:
         expected = max(p.supplier_order_package_count for p in group)
         companies = {self._carrier(p).company for p in group}
+        siblings = [
+            p
+            for p in self.pushed
+            if p.supplier_order_id == supplier_order_id
+            and p.package_id not in {q.package_id for q in group}
+        ]
         problem = None
-        if len(group) < expected:
-            problem = (
-                f"supplier order {supplier_order_id} has {expected} packages that do "
-                f"not list their items, and only {len(group)} can be pushed now; "
-                "the items cannot be split between them"
-            )
-        elif len(companies) > 1:
+        if len(companies) > 1:
             problem = (
                 f"supplier order {supplier_order_id} ships unitemised packages with "
                 f"different carriers ({', '.join(sorted(map(str, companies)))}); one "
                 "fulfilment can carry several numbers only for one carrier"
             )
-        if problem is not None:
-            return Blocked(
-                order_id=self.order.order_id,
-                package_ids=tuple(p.package_id for p in group),
-                reason=BlockReason.PACKAGE_LINES_UNKNOWN,
-                message=problem,
+        elif siblings:
+            return self._addition(supplier_order_id, group, siblings)
+        elif len(group) < expected:
+            problem = (
+                f"supplier order {supplier_order_id} has {expected} packages that do "
+                f"not list their items, and only {len(group)} can be pushed now; "
+                "the items cannot be split between them"
             )
+        if problem is not None:
+            return self._group_blocked(group, problem)
         return self._shipment(tuple(group))
+
+    def _addition(
+        self,
+        supplier_order_id: str,
+        group: list[PackageToPush],
+        siblings: list[PushedPackage],
+    ) -> _Shipment | Blocked:
+        """Add unitemised parcels to the fulfilment their pushed siblings went into."""
+        targets = {p.fulfillment_id for p in siblings}
+        live = {f.fulfillment_id: f for f in self.live_fulfillments}
+        target = live.get(next(iter(targets))) if len(targets) == 1 else None
+        shipment = self._shipment(tuple(group))
+        problem = None
+        if target is None:
+            problem = (
+                f"supplier order {supplier_order_id} shipped more unitemised parcels, "
+                "but its earlier parcels are not in exactly one live fulfilment"
+            )
+        elif carrier_key(target.tracking_company or "") != carrier_key(
+            shipment.carrier.company or ""
+        ):
+            problem = (
+                f"supplier order {supplier_order_id} shipped another unitemised "
+                f"parcel with {shipment.carrier.company}, but its fulfilment uses "
+                f"{target.tracking_company}; one fulfilment has one carrier"
+            )
+        if problem is not None:
+            return self._group_blocked(group, problem)
+        return _Shipment(
+            packages=shipment.packages, carrier=shipment.carrier, adds_to=target
+        )
+
+    def _group_blocked(self, group: list[PackageToPush], problem: str) -> Blocked:
+        return Blocked(
+            order_id=self.order.order_id,
+            package_ids=tuple(p.package_id for p in group),
+            reason=BlockReason.PACKAGE_LINES_UNKNOWN,
+            message=problem,
+        )
 
     def _shipment(self, packages: tuple[PackageToPush, ...]) -> _Shipment:
         return _Shipment(packages=packages, carrier=self._carrier(packages[0]))
@@ -597,21 +689,61 @@ class _Planner:
             package.tracking_number_normalized
         ):
             return None
-        urls = self._urls(shipment)
+        return self._tracking_update(
+            shipment,
+            target,
+            change=TrackingChange.REPLACE,
+            numbers=(package.tracking_number,),
+            urls=self._urls(shipment),
+        )
+
+    def _add_tracking(self, shipment: _Shipment) -> UpdateTracking | None:
+        target = shipment.adds_to
+        if target is None:
+            return None
+        new_urls = self._urls(shipment)
+        old_urls: tuple[str, ...] = ()
+        if new_urls:
+            old_urls = target.tracking_urls
+            if len(old_urls) != len(target.tracking_numbers):
+                old_urls = tuple(
+                    url
+                    for number in target.tracking_numbers
+                    if (url := self._fallback_url(number)) is not None
+                )
+        urls = old_urls + new_urls
+        numbers = target.tracking_numbers + tuple(
+            p.tracking_number for p in shipment.packages
+        )
+        return self._tracking_update(
+            shipment,
+            target,
+            change=TrackingChange.ADD,
+            numbers=numbers,
+            urls=urls if len(urls) == len(numbers) else (),
+        )
+
+    def _tracking_update(
+        self,
+        shipment: _Shipment,
+        target: ExistingFulfillment,
+        *,
+        change: TrackingChange,
+        numbers: tuple[str, ...],
+        urls: tuple[str, ...],
+    ) -> UpdateTracking:
         return UpdateTracking(
             order_id=self.order.order_id,
-            fulfillment_id=previous.fulfillment_id,
-            tracking_number=package.tracking_number,
+            fulfillment_id=target.fulfillment_id,
+            change=change,
+            tracking_numbers=numbers,
             tracking_company=shipment.carrier.company,
-            tracking_url=urls[0] if urls else None,
+            tracking_urls=urls,
             notify_customer=self.settings.notify_customer_on_tracking_update,
-            replaces_tracking_number=", ".join(target.tracking_numbers),
-            package_ids=(package.package_id,),
+            previous_tracking_numbers=target.tracking_numbers,
+            package_ids=shipment.package_ids,
             idempotency_key=_key(
-                "trk",
-                self.order.order_id,
-                shipment.package_ids,
-                previous.fulfillment_id,
+                "trk", self.order.order_id, shipment.package_ids, target.fulfillment_id
             ),
         )
 
@@ -666,17 +798,17 @@ class _Planner:
             return ()
         urls: list[str] = []
         for package in shipment.packages:
-            url = package.tracking_url or self._fallback_url(package)
+            url = package.tracking_url or self._fallback_url(package.tracking_number)
             if url is None:
                 return ()
             urls.append(url)
         return tuple(urls)
 
-    def _fallback_url(self, package: PackageToPush) -> str | None:
+    def _fallback_url(self, number: str) -> str | None:
         template = self.settings.fallback_tracking_url
         if template is None:
             return None
-        return template.replace("{number}", package.tracking_number)
+        return template.replace("{number}", number)
 
     def _allocate(self, shipment: _Shipment) -> _Allocation | Blocked:
         package = shipment.packages[0]

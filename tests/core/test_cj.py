@@ -114,6 +114,17 @@ def test_logistic_message_with_list_events_and_store_numbers() -> None:
     assert event.supplier_status is None
 
 
+@pytest.mark.parametrize("number", [None, "", "  "])
+def test_logistic_message_without_tracking_number_has_no_package(
+    number: str | None,
+) -> None:
+    params = {"orderId": "1", "trackingNumber": number, "trackingStatus": 0}
+    event = _event(_message("LOGISTIC", params))
+    assert event.kind is SupplierEventKind.TRACKING_UPDATED
+    assert event.packages == ()
+    assert event.supplier_status == "0"
+
+
 def test_logistic_message_without_events() -> None:
     event = _event(
         _message(
@@ -128,7 +139,6 @@ def test_logistic_message_without_events() -> None:
 @pytest.mark.parametrize(
     ("params", "field", "fragment"),
     [
-        ({"orderId": "1"}, "params.trackingNumber", "is missing"),
         (
             {"orderId": "1", "trackingNumber": " - "},
             "params.trackingNumber",

@@ -39,9 +39,12 @@ from core.planner import (
     PushedPackage,
     PushPlan,
     PushSettings,
+    TrackingChange,
     UpdateTracking,
+    package_lines,
     plan_push,
 )
+from core.supplier_model import PackageItem
 from core.tracking import normalize_tracking_number
 
 ORDER = OrderId(1001)
@@ -125,13 +128,18 @@ def package(
 
 
 def fulfillment(
-    fulfillment_id: int, *numbers: str, status: str = "SUCCESS"
+    fulfillment_id: int,
+    *numbers: str,
+    status: str = "SUCCESS",
+    company: str | None = "USPS",
+    urls: tuple[str, ...] = (),
 ) -> ExistingFulfillment:
     return ExistingFulfillment(
         fulfillment_id=FulfillmentId(fulfillment_id),
         status=status,
-        tracking_company="USPS",
+        tracking_company=company,
         tracking_numbers=numbers,
+        tracking_urls=urls,
     )
 
 
@@ -628,11 +636,12 @@ def test_new_tracking_number_on_single_package_order_updates_fulfillment() -> No
     action = only(result)
     assert isinstance(action, UpdateTracking)
     assert action.fulfillment_id == 7
-    assert action.tracking_number == "NEW-1"
+    assert action.change is TrackingChange.REPLACE
+    assert action.tracking_numbers == ("NEW-1",)
     assert action.tracking_company == "4PX"
-    assert action.tracking_url is None
+    assert action.tracking_urls == ()
     assert action.notify_customer is False
-    assert action.replaces_tracking_number == "OLD1"
+    assert action.previous_tracking_numbers == ("OLD1",)
     assert action.idempotency_key.startswith("trk:")
     assert result.updates == (action,)
 
@@ -647,7 +656,7 @@ def test_update_sends_url_for_unknown_carrier() -> None:
         )
     )
     assert isinstance(action, UpdateTracking)
-    assert action.tracking_url == "https://yw/1"
+    assert action.tracking_urls == ("https://yw/1",)
 
 
 @pytest.mark.parametrize(
@@ -679,15 +688,75 @@ def test_update_only_in_the_single_package_case(
     assert not isinstance(action, UpdateTracking)
 
 
-def test_unitemised_group_is_never_an_update() -> None:
-    fos = [fo(10, fo_line(100, 500, remaining=2))]
+def test_unitemised_parcel_after_pushed_sibling_is_added_to_its_fulfillment() -> None:
     result = plan(
-        fos,
-        [package("p1", count=2), package("p2", count=2)],
+        [fo(10, fo_line(100, 500, remaining=0))],
+        [package("p1", count=2), package("p2", count=3)],
         pushed=[_pushed()],
         fulfillments=[fulfillment(7, "OLD1")],
     )
-    assert isinstance(only(result), CreateFulfillment)
+    action = only(result)
+    assert isinstance(action, UpdateTracking)
+    assert action.change is TrackingChange.ADD
+    assert action.fulfillment_id == 7
+    assert action.tracking_numbers == ("OLD1", "TRKp1", "TRKp2")
+    assert action.previous_tracking_numbers == ("OLD1",)
+    assert action.tracking_company == "USPS"
+    assert action.tracking_urls == ()
+    assert action.package_ids == ("p1", "p2")
+
+
+@pytest.mark.parametrize(
+    ("existing_urls", "template", "expected"),
+    [
+        (("https://c/OLD1",), None, ("https://c/OLD1", "https://c/new")),
+        ((), "https://t/{number}", ("https://t/OLD1", "https://c/new")),
+        ((), None, ()),
+    ],
+)
+def test_added_parcel_of_unknown_carrier_keeps_one_url_per_number(
+    existing_urls: tuple[str, ...], template: str | None, expected: tuple[str, ...]
+) -> None:
+    action = only(
+        plan(
+            [fo(10, fo_line(100, 500, remaining=0))],
+            [package("p1", count=2, carrier="CAINIAO_STANDARD", url="https://c/new")],
+            pushed=[_pushed()],
+            fulfillments=[
+                fulfillment(7, "OLD1", company="Cainiao", urls=existing_urls)
+            ],
+            push_settings=PushSettings(fallback_tracking_url=template),
+        )
+    )
+    assert isinstance(action, UpdateTracking)
+    assert action.tracking_urls == expected
+
+
+def test_added_parcel_with_other_carrier_is_blocked() -> None:
+    action = only(
+        plan(
+            [fo(10, fo_line(100, 500))],
+            [package("p1", count=2, carrier="4PX")],
+            pushed=[_pushed()],
+            fulfillments=[fulfillment(7, "OLD1")],
+        )
+    )
+    assert isinstance(action, Blocked)
+    assert action.reason is BlockReason.PACKAGE_LINES_UNKNOWN
+    assert "one fulfilment has one carrier" in action.message
+
+
+def test_added_parcel_without_live_sibling_fulfillment_is_blocked() -> None:
+    action = only(
+        plan(
+            [fo(10, fo_line(100, 500))],
+            [package("p1", count=2)],
+            pushed=[_pushed(), _pushed(fulfillment_id=8)],
+            fulfillments=[fulfillment(7, "OLD1"), fulfillment(8, "OLD2")],
+        )
+    )
+    assert isinstance(action, Blocked)
+    assert "not in exactly one live fulfilment" in action.message
 
 
 def test_duplicate_package_ids_are_a_caller_bug() -> None:
@@ -703,12 +772,16 @@ def test_non_positive_quantity_is_a_caller_bug() -> None:
 # ----------------------------------------------------------------------- properties
 
 line_item_ids = st.integers(min_value=1, max_value=6)
+Scenario = tuple[
+    list[FulfillmentOrderState],
+    list[PackageToPush],
+    list[ExistingFulfillment],
+    list[PushedPackage],
+]
 
 
 @st.composite
-def scenarios(
-    draw: st.DrawFn,
-) -> tuple[list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]]:
+def scenarios(draw: st.DrawFn) -> Scenario:
     fos: list[FulfillmentOrderState] = []
     next_line = 100
     for fo_id in range(draw(st.integers(0, 4))):
@@ -763,21 +836,32 @@ def scenarios(
         fulfillment(
             draw(st.integers(1, 50)),
             f"T{draw(st.integers(0, 6))}-{draw(st.integers(0, 5))}",
+            status=draw(st.sampled_from(["SUCCESS", "CANCELLED"])),
         )
         for _ in range(draw(st.integers(0, 2)))
     ]
-    return fos, packages, fulfillments
+    pushed = [
+        PushedPackage(
+            package_id=PackageId(f"old{index}"),
+            supplier_order_id=f"SO{draw(st.integers(0, 2))}",
+            fulfillment_id=existing.fulfillment_id,
+            tracking_number_normalized=normalize_tracking_number(
+                existing.tracking_numbers[0]
+            ),
+        )
+        for index, existing in enumerate(fulfillments)
+        if draw(st.booleans())
+    ]
+    return fos, packages, fulfillments, pushed
 
 
 @settings(max_examples=300, deadline=None)
 @given(scenario=scenarios())
 def test_plan_never_over_fulfils_and_never_mixes_locations(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: Scenario,
 ) -> None:
-    fos, packages, fulfillments = scenario
-    result = plan(fos, packages, fulfillments=fulfillments)
+    fos, packages, fulfillments, pushed = scenario
+    result = plan(fos, packages, fulfillments=fulfillments, pushed=pushed)
     by_id = {f.fulfillment_order_id: f for f in fos}
     used: Counter[FulfillmentOrderLineItemId] = Counter()
     for action in result.creates:
@@ -802,35 +886,46 @@ def test_plan_never_over_fulfils_and_never_mixes_locations(
 @settings(max_examples=200, deadline=None)
 @given(scenario=scenarios(), seed=st.integers(0, 1000))
 def test_plan_is_deterministic_and_accounts_for_every_package(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: Scenario,
     seed: int,
 ) -> None:
-    fos, packages, fulfillments = scenario
-    first = plan(fos, packages, fulfillments=fulfillments)
+    fos, packages, fulfillments, pushed = scenario
+    first = plan(fos, packages, fulfillments=fulfillments, pushed=pushed)
     shuffled_packages = list(packages)
     shuffled_fos = list(fos)
     random.Random(seed).shuffle(shuffled_packages)
     random.Random(seed + 1).shuffle(shuffled_fos)
-    second = plan(shuffled_fos, shuffled_packages, fulfillments=fulfillments)
+    second = plan(
+        shuffled_fos, shuffled_packages, fulfillments=fulfillments, pushed=pushed
+    )
     assert first == second
-    covered = {pid for action in first.actions for pid in action.package_ids}
-    assert covered == {p.package_id for p in packages}
+    # Each package gets one action, or one CreateFulfillment per location.
+    actions_of: dict[str, list[object]] = {}
+    for action in first.actions:
+        for pid in action.package_ids:
+            actions_of.setdefault(pid, []).append(action)
+    assert set(actions_of) == {p.package_id for p in packages}
+    for actions in actions_of.values():
+        assert len(actions) == 1 or all(
+            isinstance(a, CreateFulfillment) for a in actions
+        )
 
 
 @settings(max_examples=200, deadline=None)
 @given(scenario=scenarios())
 def test_adopt_wins_whenever_the_number_exists(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: Scenario,
 ) -> None:
-    fos, packages, fulfillments = scenario
+    fos, packages, fulfillments, pushed = scenario
     existing = {
-        normalize_tracking_number(n) for f in fulfillments for n in f.tracking_numbers
+        normalize_tracking_number(n)
+        for f in fulfillments
+        if f.is_live
+        for n in f.tracking_numbers
     }
-    result = plan(fos, packages, fulfillments=fulfillments)
+    result = plan(fos, packages, fulfillments=fulfillments, pushed=pushed)
+    live_ids = {f.fulfillment_id for f in fulfillments if f.is_live}
+    assert all(update.fulfillment_id in live_ids for update in result.updates)
     adopted = {pid for action in result.adoptions for pid in action.package_ids}
     assert adopted == {
         p.package_id for p in packages if p.tracking_number_normalized in existing
@@ -840,3 +935,61 @@ def test_adopt_wins_whenever_the_number_exists(
             not {normalize_tracking_number(n) for n in action.tracking_numbers}
             & existing
         )
+
+
+def test_tracking_correction_goes_ahead_on_closed_order() -> None:
+    action = only(
+        plan(
+            [
+                fo(
+                    10,
+                    fo_line(100, 500, remaining=0),
+                    status=FulfillmentOrderStatus.CLOSED,
+                    actions=frozenset(),
+                )
+            ],
+            [package("p1", line(line_item=500), tracking="NEW1")],
+            fulfillments=[fulfillment(7, "OLD1")],
+            pushed=[_pushed()],
+            closed=True,
+        )
+    )
+    assert isinstance(action, UpdateTracking)
+
+
+def test_tracking_correction_is_blocked_on_cancelled_order() -> None:
+    action = only(
+        plan(
+            [fo(10, fo_line(100, 500, remaining=0))],
+            [package("p1", tracking="NEW1")],
+            fulfillments=[fulfillment(7, "OLD1")],
+            pushed=[_pushed()],
+            cancelled=True,
+        )
+    )
+    assert isinstance(action, Blocked)
+    assert action.reason is BlockReason.ORDER_CANCELLED
+
+
+def test_package_lines_keep_shopify_identifiers_only() -> None:
+    items = [
+        PackageItem(
+            shopify_line_item_id=LineItemId(5),
+            sku=None,
+            variant_id=None,
+            supplier_variant_id="V",
+            quantity=2,
+        ),
+        PackageItem(
+            shopify_line_item_id=None,
+            sku=None,
+            variant_id=None,
+            supplier_variant_id="V2",
+            quantity=1,
+        ),
+    ]
+    lines = package_lines(items)
+    assert lines == (line(line_item=5, quantity=2), line(quantity=1))
+    action = only(plan([fo(10, fo_line(100, 5, remaining=2))], [package("p1", *lines)]))
+    assert isinstance(action, Blocked)
+    assert "line 2 (no line item id, SKU or variant id)" in action.message

@@ -444,12 +444,18 @@ json_junk = st.one_of(
 )
 
 
+_REMOVE = object()
+
+
 def _replace(document: Any, path: tuple[object, ...], value: object) -> Any:
     mutated = copy.deepcopy(document)
     target = mutated
     for step in path[:-1]:
         target = target[step]
-    target[path[-1]] = value
+    if value is _REMOVE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
     return mutated
 
 
@@ -457,7 +463,7 @@ def _replace(document: Any, path: tuple[object, ...], value: object) -> Any:
 @given(
     which=st.sampled_from(["order", "fulfillment"]),
     data=st.data(),
-    value=json_junk,
+    value=json_junk | st.just(_REMOVE),
 )
 def test_any_single_field_mutation_parses_or_raises_payload_error(
     which: str, data: st.DataObject, value: object

@@ -6,6 +6,7 @@ The HTTP edge imports this module (and `workers.trigger`) only, never job code.
 __all__ = [
     "CONNECT_SHOP",
     "FULL_PASS_SHOPS",
+    "FULL_PASS_SUPPLIERS",
     "POLL_SHOP",
     "POLL_SHOPS",
     "POLL_SUPPLIER",
@@ -38,6 +39,7 @@ FULL_PASS_SHOPS = "full_pass_shops"  # noqa: S105  (a job name, not a password)
 # poll_supplier(account_id): re-read open supplier orders; the cron fans out per account.
 POLL_SUPPLIER = "poll_supplier"
 POLL_SUPPLIERS = "poll_suppliers"
+FULL_PASS_SUPPLIERS = "full_pass_suppliers"  # noqa: S105  (a job name, not a password)
 # Cron: one watchdog_shop per shop (missing webhook subscriptions) and CJ re-registration.
 WATCHDOG = "watchdog"
 WATCHDOG_SHOP = "watchdog_shop"

@@ -16,7 +16,13 @@ from workers.jobs.purge import purge_payloads
 from workers.jobs.push import push_shop, push_sweep
 from workers.jobs.refresh import refresh_orders
 from workers.jobs.sweep import SWEEP_SECONDS, sweep_deliveries
-from workers.jobs.sync_schedule import connect_shop, cron_jobs, poll_shop, watchdog_shop
+from workers.jobs.sync_schedule import (
+    connect_shop,
+    cron_jobs,
+    poll_shop,
+    poll_supplier,
+    watchdog_shop,
+)
 
 __all__ = ["worker_options"]
 
@@ -28,6 +34,7 @@ def functions(runtime: Runtime | None = None) -> list[Function]:
         func(connect_shop, name=names.CONNECT_SHOP, timeout=3600, max_tries=3),
         func(poll_shop, name=names.POLL_SHOP, timeout=poll_seconds + 30, max_tries=1),
         func(watchdog_shop, name=names.WATCHDOG_SHOP, timeout=poll_seconds + 30, max_tries=1),
+        func(poll_supplier, name=names.POLL_SUPPLIER, timeout=poll_seconds + 30, max_tries=1),
         func(push_shop, name=names.PUSH_SHOP),
         func(refresh_orders, name=names.REFRESH_ORDERS),
         func(apply_shopify, name=names.APPLY_SHOPIFY),

@@ -48,9 +48,7 @@ from core.supplier_model import PackageItem
 from core.tracking import normalize_tracking_number
 
 ORDER = OrderId(1001)
-CREATE = frozenset(
-    {FulfillmentOrderAction.CREATE_FULFILLMENT, FulfillmentOrderAction.HOLD}
-)
+CREATE = frozenset({FulfillmentOrderAction.CREATE_FULFILLMENT, FulfillmentOrderAction.HOLD})
 
 
 def fo_line(
@@ -210,12 +208,7 @@ def test_line_item_id_takes_precedence_over_sku() -> None:
     fos = [fo(10, fo_line(100, 500, sku="X"), fo_line(101, 501, sku="Y"))]
     action = only(plan(fos, [package("p1", line(line_item=501, sku="X"))]))
     assert isinstance(action, CreateFulfillment)
-    assert (
-        action.line_items_by_fulfillment_order[0]
-        .lines[0]
-        .fulfillment_order_line_item_id
-        == 101
-    )
+    assert action.line_items_by_fulfillment_order[0].lines[0].fulfillment_order_line_item_id == 101
 
 
 def test_package_spanning_two_locations_becomes_two_fulfillments() -> None:
@@ -282,9 +275,7 @@ def test_adoption_wins_even_on_cancelled_order() -> None:
 def test_order_level_blocks(
     cancelled: bool, closed: bool, fos: list[FulfillmentOrderState], reason: BlockReason
 ) -> None:
-    result = plan(
-        fos, [package("p1", line(line_item=500))], cancelled=cancelled, closed=closed
-    )
+    result = plan(fos, [package("p1", line(line_item=500))], cancelled=cancelled, closed=closed)
     action = only(result)
     assert isinstance(action, Blocked)
     assert result.blocked == (action,)
@@ -361,21 +352,15 @@ def test_closed_fulfillment_order_with_nothing_left_reports_closed() -> None:
 
 def test_quantity_above_remaining_blocks_whole_package() -> None:
     fos = [fo(10, fo_line(100, 500, remaining=1), fo_line(101, 501))]
-    action = only(
-        plan(fos, [package("p1", line(line_item=501), line(line_item=500, quantity=3))])
-    )
+    action = only(plan(fos, [package("p1", line(line_item=501), line(line_item=500, quantity=3))]))
     assert isinstance(action, Blocked)
     assert action.reason is BlockReason.QUANTITY_EXCEEDS_REMAINING
-    assert (
-        action.message == "line 2 (line item 500): 2 of 3 exceed the remaining quantity"
-    )
+    assert action.message == "line 2 (line item 500): 2 of 3 exceed the remaining quantity"
 
 
 def test_second_package_cannot_take_what_the_first_took() -> None:
     fos = [fo(10, fo_line(100, 500, remaining=1))]
-    result = plan(
-        fos, [package("p2", line(line_item=500)), package("p1", line(line_item=500))]
-    )
+    result = plan(fos, [package("p2", line(line_item=500)), package("p1", line(line_item=500))])
     assert isinstance(result.actions[0], CreateFulfillment)
     assert result.actions[0].package_ids == ("p1",)
     assert isinstance(result.actions[1], Blocked)
@@ -469,10 +454,7 @@ def test_unitemised_package_goes_after_itemised_ones() -> None:
     )
     assert [a.package_ids for a in result.creates] == [("b",), ("a",)]
     assert (
-        result.creates[1]
-        .line_items_by_fulfillment_order[0]
-        .lines[0]
-        .fulfillment_order_line_item_id
+        result.creates[1].line_items_by_fulfillment_order[0].lines[0].fulfillment_order_line_item_id
         == 100
     )
 
@@ -562,9 +544,7 @@ def test_unknown_carrier_sends_supplier_url() -> None:
 
 
 def test_unknown_carrier_without_url_uses_fallback_template() -> None:
-    push_settings = PushSettings(
-        fallback_tracking_url="https://t.17track.net/en#nums={number}"
-    )
+    push_settings = PushSettings(fallback_tracking_url="https://t.17track.net/en#nums={number}")
     action = only(
         plan(
             [fo(10, fo_line(100, 500))],
@@ -722,9 +702,7 @@ def test_added_parcel_of_unknown_carrier_keeps_one_url_per_number(
             [fo(10, fo_line(100, 500, remaining=0))],
             [package("p1", count=2, carrier="CAINIAO_STANDARD", url="https://c/new")],
             pushed=[_pushed()],
-            fulfillments=[
-                fulfillment(7, "OLD1", company="Cainiao", urls=existing_urls)
-            ],
+            fulfillments=[fulfillment(7, "OLD1", company="Cainiao", urls=existing_urls)],
             push_settings=PushSettings(fallback_tracking_url=template),
         )
     )
@@ -810,9 +788,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         lines = draw(
             st.lists(
                 st.one_of(
-                    st.builds(
-                        line, line_item=line_item_ids, quantity=st.integers(1, 3)
-                    ),
+                    st.builds(line, line_item=line_item_ids, quantity=st.integers(1, 3)),
                     st.builds(
                         line,
                         sku=st.sampled_from(["S0", "S1", "s2 "]),
@@ -845,9 +821,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             package_id=PackageId(f"old{index}"),
             supplier_order_id=f"SO{draw(st.integers(0, 2))}",
             fulfillment_id=existing.fulfillment_id,
-            tracking_number_normalized=normalize_tracking_number(
-                existing.tracking_numbers[0]
-            ),
+            tracking_number_normalized=normalize_tracking_number(existing.tracking_numbers[0]),
         )
         for index, existing in enumerate(fulfillments)
         if draw(st.booleans())
@@ -895,9 +869,7 @@ def test_plan_is_deterministic_and_accounts_for_every_package(
     shuffled_fos = list(fos)
     random.Random(seed).shuffle(shuffled_packages)
     random.Random(seed + 1).shuffle(shuffled_fos)
-    second = plan(
-        shuffled_fos, shuffled_packages, fulfillments=fulfillments, pushed=pushed
-    )
+    second = plan(shuffled_fos, shuffled_packages, fulfillments=fulfillments, pushed=pushed)
     assert first == second
     # Each package gets one action, or one CreateFulfillment per location.
     actions_of: dict[str, list[object]] = {}
@@ -906,9 +878,7 @@ def test_plan_is_deterministic_and_accounts_for_every_package(
             actions_of.setdefault(pid, []).append(action)
     assert set(actions_of) == {p.package_id for p in packages}
     for actions in actions_of.values():
-        assert len(actions) == 1 or all(
-            isinstance(a, CreateFulfillment) for a in actions
-        )
+        assert len(actions) == 1 or all(isinstance(a, CreateFulfillment) for a in actions)
 
 
 @settings(max_examples=200, deadline=None)
@@ -918,23 +888,15 @@ def test_adopt_wins_whenever_the_number_exists(
 ) -> None:
     fos, packages, fulfillments, pushed = scenario
     existing = {
-        normalize_tracking_number(n)
-        for f in fulfillments
-        if f.is_live
-        for n in f.tracking_numbers
+        normalize_tracking_number(n) for f in fulfillments if f.is_live for n in f.tracking_numbers
     }
     result = plan(fos, packages, fulfillments=fulfillments, pushed=pushed)
     live_ids = {f.fulfillment_id for f in fulfillments if f.is_live}
     assert all(update.fulfillment_id in live_ids for update in result.updates)
     adopted = {pid for action in result.adoptions for pid in action.package_ids}
-    assert adopted == {
-        p.package_id for p in packages if p.tracking_number_normalized in existing
-    }
+    assert adopted == {p.package_id for p in packages if p.tracking_number_normalized in existing}
     for action in result.creates:
-        assert (
-            not {normalize_tracking_number(n) for n in action.tracking_numbers}
-            & existing
-        )
+        assert not {normalize_tracking_number(n) for n in action.tracking_numbers} & existing
 
 
 def test_tracking_correction_goes_ahead_on_closed_order() -> None:

@@ -23,9 +23,7 @@ def _imported_roots(path: Path) -> set[str]:
 
 
 def test_core_imports_only_stdlib_orjson_and_itself() -> None:
-    allowed = (
-        set(sys.stdlib_module_names) | ALLOWED_THIRD_PARTY | {"core", "__future__"}
-    )
+    allowed = set(sys.stdlib_module_names) | ALLOWED_THIRD_PARTY | {"core", "__future__"}
     offenders = {
         f"{path.name}: {root}"
         for path in sorted(CORE.glob("*.py"))
@@ -39,6 +37,4 @@ def test_core_has_no_async_code() -> None:
     for path in sorted(CORE.glob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         async_nodes = (ast.AsyncFunctionDef, ast.Await, ast.AsyncFor, ast.AsyncWith)
-        assert not any(isinstance(node, async_nodes) for node in ast.walk(tree)), (
-            path.name
-        )
+        assert not any(isinstance(node, async_nodes) for node in ast.walk(tree)), path.name

@@ -41,9 +41,7 @@ ORDER_NODE: dict[str, Any] = {
                 "id": "gid://shopify/FulfillmentOrder/1046000818",
                 "status": "OPEN",
                 "requestStatus": "UNSUBMITTED",
-                "assignedLocation": {
-                    "location": {"id": "gid://shopify/Location/905684977"}
-                },
+                "assignedLocation": {"location": {"id": "gid://shopify/Location/905684977"}},
                 "supportedActions": [
                     {"action": "CREATE_FULFILLMENT"},
                     {"action": "SOMETHING_NEW"},
@@ -56,18 +54,14 @@ ORDER_NODE: dict[str, Any] = {
                             "id": "gid://shopify/FulfillmentOrderLineItem/1072503286",
                             "sku": "SKU2006-001",
                             "remainingQuantity": 2,
-                            "lineItem": {
-                                "id": "gid://shopify/LineItem/487817672276298554"
-                            },
+                            "lineItem": {"id": "gid://shopify/LineItem/487817672276298554"},
                             "variant": {"id": "gid://shopify/ProductVariant/39072856"},
                         },
                         {
                             "id": "gid://shopify/FulfillmentOrderLineItem/1072503287",
                             "sku": "",
                             "remainingQuantity": 1,
-                            "lineItem": {
-                                "id": "gid://shopify/LineItem/789012345678901234"
-                            },
+                            "lineItem": {"id": "gid://shopify/LineItem/789012345678901234"},
                             "variant": None,
                         },
                     ],
@@ -117,9 +111,7 @@ def test_parse_order_push_state_reads_everything_the_planner_needs() -> None:
     assert first.status is FulfillmentOrderStatus.OPEN
     assert first.request_status is FulfillmentOrderRequestStatus.UNSUBMITTED
     assert first.location_id == LocationId(905684977)
-    assert first.supported_actions == frozenset(
-        {FulfillmentOrderAction.CREATE_FULFILLMENT}
-    )
+    assert first.supported_actions == frozenset({FulfillmentOrderAction.CREATE_FULFILLMENT})
     assert first.line_items[0].variant_id == VariantId(39072856)
     assert first.line_items[1].sku is None
     assert first.line_items[1].variant_id is None
@@ -214,9 +206,7 @@ def _create(
 
 
 def test_fulfillment_create_variables_for_one_number_of_known_carrier() -> None:
-    variables = fulfillment_create_variables(
-        _create(("4PX3001234567890CN",), (), "4PX")
-    )
+    variables = fulfillment_create_variables(_create(("4PX3001234567890CN",), (), "4PX"))
     assert variables == {
         "fulfillment": {
             "notifyCustomer": True,

@@ -10,6 +10,7 @@ from typing import Any
 from arq import cron
 from arq.cron import CronJob
 
+from schema.queries.supplier_poll import list_supplier_accounts
 from schema.queries.sync_state import active_shop_ids
 from service.settings import Settings
 from workers import names
@@ -21,6 +22,11 @@ from workers.jobs.shop_sync import (
     run_poll_shop,
     run_watchdog_shop,
 )
+from workers.jobs.supplier_sync import (
+    SupplierSyncDeps,
+    run_poll_supplier,
+    run_supplier_watchdog,
+)
 from workers.shopify import shopify_client
 from workers.trigger import job_id, trigger
 
@@ -28,8 +34,11 @@ __all__ = [
     "connect_shop",
     "cron_jobs",
     "full_pass_shops",
+    "full_pass_suppliers",
     "poll_shop",
     "poll_shops",
+    "poll_supplier",
+    "poll_suppliers",
     "watchdog",
     "watchdog_shop",
 ]
@@ -121,7 +130,57 @@ async def full_pass_shops(ctx: dict[str, Any]) -> int:
 
 
 async def watchdog(ctx: dict[str, Any]) -> int:
-    return await _fan_out(ctx, names.WATCHDOG_SHOP, tag=names.WATCHDOG_SHOP)
+    """Fan out the shops' subscription checks; re-register silent CJ webhooks in place."""
+    shops = await _fan_out(ctx, names.WATCHDOG_SHOP, tag=names.WATCHDOG_SHOP)
+    deps = _supplier_deps(ctx)
+    async with deps.pool.acquire() as connection:
+        accounts = await list_supplier_accounts(connection)
+    for account in accounts:
+        if account.kind == "cj":
+            await run_supplier_watchdog(deps, account_id=account.account_id)
+    return shops
+
+
+def _supplier_deps(ctx: dict[str, Any]) -> SupplierSyncDeps:
+    res = resources(ctx)
+    return SupplierSyncDeps(
+        pool=res.pool, http=res.http, secrets=res.runtime.secrets, settings=res.runtime.settings
+    )
+
+
+async def poll_supplier(
+    ctx: dict[str, Any], account_id: int, mode: str = "incremental"
+) -> dict[str, Any]:
+    """Re-read the account's open orders ("full": ignoring their backoff), then push."""
+    summary = await run_poll_supplier(
+        _supplier_deps(ctx), account_id=account_id, full_pass=mode == "full"
+    )
+    res = resources(ctx)
+    queue = res.runtime.settings.queue_name
+    for shop_id in sorted(summary.shops_to_push):
+        await trigger(res.redis, names.PUSH_SHOP, shop_id, queue_name=queue)
+    return {"polled": summary.polled, "new_packages": summary.new_packages, "error": summary.error}
+
+
+async def poll_suppliers(ctx: dict[str, Any], mode: str = "incremental") -> int:
+    res = resources(ctx)
+    queue = res.runtime.settings.queue_name
+    async with res.pool.acquire() as connection:
+        accounts = await list_supplier_accounts(connection)
+    for account in accounts:
+        await trigger(
+            res.redis,
+            names.POLL_SUPPLIER,
+            account.account_id,
+            mode,
+            queue_name=queue,
+            unique_id=job_id(queue, names.POLL_SUPPLIER, account.account_id),
+        )
+    return len(accounts)
+
+
+async def full_pass_suppliers(ctx: dict[str, Any]) -> int:
+    return await poll_suppliers(ctx, "full")
 
 
 def _every(minutes: int) -> set[int]:
@@ -130,7 +189,7 @@ def _every(minutes: int) -> set[int]:
 
 
 def cron_jobs(settings: Settings) -> list[CronJob]:
-    """Poll every `poll_interval`, full pass nightly, watchdog hourly."""
+    """Poll shops and suppliers every `poll_interval`, full passes nightly, watchdog hourly."""
     return [
         cron(
             poll_shops,
@@ -149,4 +208,20 @@ def cron_jobs(settings: Settings) -> list[CronJob]:
             unique=True,
         ),
         cron(watchdog, name=names.WATCHDOG, minute={23}, run_at_startup=True, unique=True),
+        cron(
+            poll_suppliers,
+            name=names.POLL_SUPPLIERS,
+            minute=_every(int(settings.poll_interval.total_seconds() // 60)),
+            second={37},
+            run_at_startup=True,
+            unique=True,
+        ),
+        cron(
+            full_pass_suppliers,
+            name=names.FULL_PASS_SUPPLIERS,
+            hour={3},
+            minute={11},
+            run_at_startup=False,
+            unique=True,
+        ),
     ]

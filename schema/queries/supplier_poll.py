@@ -1,0 +1,198 @@
+"""Polling supplier orders: which ones are due, and storing what the supplier's API said.
+
+A supplier order is due when it is placed without any package yet and its backoff has passed,
+or when a push hint (AliExpress) marked it `needs_refresh`. A read that finds no tracking backs
+the order off exponentially (`poll_failures` counts those reads); a read that finds parcels
+stores them as packages, idempotently on (supplier order, normalised tracking number).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from schema.db import Connection
+
+__all__ = [
+    "DueSupplierOrder",
+    "PolledPackage",
+    "SupplierAccountRecord",
+    "due_supplier_orders",
+    "get_supplier_account",
+    "list_supplier_accounts",
+    "store_supplier_poll",
+    "supplier_orders_moved_since",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupplierAccountRecord:
+    account_id: int
+    kind: str
+    name: str
+    status: str
+    secrets_enc: bytes | None
+    timezone: str
+    settings: dict[str, Any]
+    last_delivery_at: datetime | None
+
+
+_ACCOUNT_COLUMNS = (
+    "account_id, kind, name, status, secrets_enc, timezone, settings, last_delivery_at"
+)
+
+
+async def list_supplier_accounts(connection: Connection) -> list[SupplierAccountRecord]:
+    rows = await connection.fetch(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM supplier_account WHERE status = 'active'"
+        " ORDER BY account_id"
+    )
+    return [SupplierAccountRecord(**dict(row)) for row in rows]
+
+
+async def get_supplier_account(
+    connection: Connection, account_id: int
+) -> SupplierAccountRecord | None:
+    row = await connection.fetchrow(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM supplier_account WHERE account_id = $1", account_id
+    )
+    return None if row is None else SupplierAccountRecord(**dict(row))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DueSupplierOrder:
+    shop_id: int
+    supplier_order_id: int
+    external_id: str
+    shopify_order_id: int | None
+    poll_failures: int
+    needs_refresh: bool
+
+
+async def due_supplier_orders(
+    connection: Connection,
+    *,
+    account_id: int,
+    now: datetime,
+    limit: int,
+    ignore_backoff: bool = False,
+) -> list[DueSupplierOrder]:
+    """Hinted orders first, then placed orders without a package whose backoff has passed
+    (every placed order without a package when `ignore_backoff`: the nightly full pass)."""
+    rows = await connection.fetch(
+        """
+        SELECT so.shop_id, so.supplier_order_id, so.external_id, so.shopify_order_id,
+               so.poll_failures, so.needs_refresh
+        FROM supplier_order so
+        WHERE so.account_id = $1
+          AND (so.needs_refresh
+               OR (so.status = 'placed'
+                   AND ($4 OR COALESCE(so.next_poll_at, '-infinity') <= $2)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM package p
+                       WHERE p.shop_id = so.shop_id
+                         AND p.supplier_order_id = so.supplier_order_id)))
+        ORDER BY so.needs_refresh DESC, so.next_poll_at NULLS FIRST, so.supplier_order_id
+        LIMIT $3
+        """,
+        account_id,
+        now,
+        limit,
+        ignore_backoff,
+    )
+    return [DueSupplierOrder(**dict(row)) for row in rows]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolledPackage:
+    tracking_number: str
+    tracking_number_norm: str
+    carrier: str | None
+    tracking_url: str | None
+    lines: list[dict[str, Any]]
+
+
+async def store_supplier_poll(
+    connection: Connection,
+    *,
+    order: DueSupplierOrder,
+    cancelled: bool,
+    packages: Sequence[PolledPackage],
+    now: datetime,
+    base_backoff: timedelta,
+    max_backoff: timedelta,
+) -> list[int]:
+    """Store one read of a supplier order; returns the ids of packages it created.
+
+    The caller owns the transaction.
+    """
+    created: list[int] = []
+    for package in packages:
+        package_id = await connection.fetchval(
+            """
+            INSERT INTO package (shop_id, supplier_order_id, tracking_number,
+                                 tracking_number_norm, carrier, tracking_url, lines)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+            ON CONFLICT (shop_id, supplier_order_id, tracking_number_norm) DO UPDATE SET
+                carrier = COALESCE(package.carrier, EXCLUDED.carrier),
+                tracking_url = COALESCE(package.tracking_url, EXCLUDED.tracking_url)
+            RETURNING CASE WHEN xmax = 0 THEN package_id END
+            """,
+            order.shop_id,
+            order.supplier_order_id,
+            package.tracking_number,
+            package.tracking_number_norm,
+            package.carrier,
+            package.tracking_url,
+            package.lines,
+        )
+        if package_id is not None:
+            created.append(package_id)
+    waiting = not packages and not cancelled
+    failures = order.poll_failures + 1 if waiting else 0
+    backoff = min(max_backoff, base_backoff * (2 ** min(failures, 20))) if waiting else None
+    await connection.execute(
+        """
+        UPDATE supplier_order SET
+            status = CASE WHEN $3::boolean THEN 'cancelled'
+                          WHEN $4::boolean AND status = 'placed' THEN 'shipped'
+                          ELSE status END,
+            needs_refresh = false,
+            poll_failures = $5,
+            next_poll_at = CASE WHEN $6::interval IS NULL THEN NULL
+                                ELSE $7::timestamptz + $6::interval END,
+            updated_at = $7::timestamptz
+        WHERE shop_id = $1 AND supplier_order_id = $2
+        """,
+        order.shop_id,
+        order.supplier_order_id,
+        cancelled,
+        bool(packages),
+        failures,
+        backoff,
+        now,
+    )
+    if created:
+        await connection.execute(
+            """
+            INSERT INTO order_event (shop_id, order_id, supplier_order_id, kind, actor, detail)
+            VALUES ($1, $2, $3, 'poll.supplier_shipped', 'poll', $4::jsonb)
+            """,
+            order.shop_id,
+            order.shopify_order_id,
+            order.supplier_order_id,
+            {"packages": [p.tracking_number for p in packages]},
+        )
+    return created
+
+
+async def supplier_orders_moved_since(
+    connection: Connection, *, account_id: int, since: datetime
+) -> int:
+    """How many of the account's orders changed since `since` (by any route)."""
+    found: int = await connection.fetchval(
+        "SELECT count(*) FROM supplier_order WHERE account_id = $1 AND updated_at > $2",
+        account_id,
+        since,
+    )
+    return found

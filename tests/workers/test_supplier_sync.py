@@ -162,6 +162,7 @@ async def test_order_without_tracking_is_backed_off_exponentially(
         "SELECT poll_failures, next_poll_at FROM supplier_order WHERE supplier_order_id = $1",
         order_id,
     )
+    assert row is not None
     assert row["poll_failures"] == 1
     first_wait = row["next_poll_at"] - datetime.now(UTC)
     # Not due yet: a second poll skips it.
@@ -172,6 +173,7 @@ async def test_order_without_tracking_is_backed_off_exponentially(
         "SELECT poll_failures, next_poll_at FROM supplier_order WHERE supplier_order_id = $1",
         order_id,
     )
+    assert row is not None
     assert row["poll_failures"] == 2
     assert row["next_poll_at"] - datetime.now(UTC) > first_wait + timedelta(minutes=4)
 

@@ -27,6 +27,7 @@ from clients.shopify import RetryPolicy, ShopifyClient
 from service.app import create_app
 from service.connect import register_and_connect
 from service.runtime import Runtime
+from service.settings import Settings
 from service.shops import AppKind, ShopRegistration
 from simulator.shopify import ShopifySimulator, WebhookKnobs
 from simulator.suppliers import LineItem, ShipmentSpec, Supplier, SupplierSimulator
@@ -118,7 +119,7 @@ async def world(pool: asyncpg.Pool, runtime: Runtime) -> AsyncIterator[World]:
         await hooks.aclose()
 
 
-def _settings(runtime: Runtime) -> object:
+def _settings(runtime: Runtime) -> Settings:
     return runtime.settings.model_copy(
         update={
             "cj_api_url": "https://suppliers.test/api2.0/v1",
@@ -256,7 +257,7 @@ async def test_lossy_webhooks_and_one_poll_cycle_converge(
         pool=pool,
         http=world.http,
         secrets=runtime.secrets,
-        settings=settings,  # type: ignore[arg-type]
+        settings=settings,
     )
     for account_id in world.accounts.values():
         assert (await run_poll_supplier(supplier_deps, account_id=account_id)).error is None

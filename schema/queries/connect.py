@@ -10,9 +10,7 @@ __all__ = [
     "ShopCredentials",
     "consume_oauth_state",
     "insert_oauth_state",
-    "mark_shop_active",
     "mark_shop_needs_attention",
-    "mark_shop_uninstalled",
     "set_shop_setting",
     "shop_credentials",
     "store_shop_token",
@@ -125,29 +123,6 @@ async def mark_shop_needs_attention(connection: Connection, *, shop_id: int, rea
         """,
         shop_id,
         reason,
-    )
-
-
-async def mark_shop_active(connection: Connection, *, shop_id: int) -> None:
-    await connection.execute(
-        """
-        UPDATE shop SET status = 'active', attention_reason = NULL
-        WHERE shop_id = $1 AND status = 'needs_attention'
-        """,
-        shop_id,
-    )
-
-
-async def mark_shop_uninstalled(connection: Connection, *, shop_id: int, at: datetime) -> None:
-    """Stop all work for the shop and forget its tokens; its data stays until shop/redact."""
-    await connection.execute(
-        """
-        UPDATE shop SET status = 'uninstalled', uninstalled_at = $2,
-            access_token_enc = NULL, refresh_token_enc = NULL, token_expires_at = NULL
-        WHERE shop_id = $1
-        """,
-        shop_id,
-        at,
     )
 
 

@@ -1,0 +1,92 @@
+"""The sync crons fan out one job per shop (and per supplier account), never twice."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from schema.queries.shops import insert_shop, upsert_app
+from schema.queries.sync_state import start_backfill
+from service.runtime import Resources, Runtime
+from workers import names
+from workers.jobs.sync_schedule import cron_jobs, poll_shops, poll_suppliers, watchdog
+
+
+@pytest.fixture
+async def ctx(runtime: Runtime, pool: asyncpg.Pool, redis: Redis) -> AsyncIterator[dict[str, Any]]:
+    del pool, redis  # empty tables, and this run's queue cleared afterwards
+    resources = await Resources.create(runtime, application_name="test-sync-schedule")
+    yield {"resources": resources}
+    await resources.aclose()
+
+
+async def _shop(pool: asyncpg.Pool, runtime: Runtime, domain: str, *, status: str) -> int:
+    async with pool.acquire() as connection:
+        app_id = await upsert_app(
+            connection, name="app", kind="legacy", client_id=None, client_secret_enc=None
+        )
+        shop = await insert_shop(
+            connection,
+            domain=domain,
+            app_id=app_id,
+            access_token_enc=runtime.secrets.encrypt("shpat_x"),
+        )
+        await connection.execute(
+            "UPDATE shop SET status = $2 WHERE shop_id = $1", shop.shop_id, status
+        )
+    return shop.shop_id
+
+
+async def _queued(redis: Redis, queue: str) -> list[str]:
+    return sorted(key.decode() for key in await redis.zrange(queue, 0, -1))
+
+
+async def test_poll_cron_queues_one_job_per_working_shop_and_pending_backfills(
+    ctx: dict[str, Any], pool: asyncpg.Pool, runtime: Runtime, redis: Redis
+) -> None:
+    active = await _shop(pool, runtime, "a.myshopify.com", status="active")
+    flagged = await _shop(pool, runtime, "b.myshopify.com", status="needs_attention")
+    await _shop(pool, runtime, "c.myshopify.com", status="uninstalled")
+    async with pool.acquire() as connection:
+        await start_backfill(
+            connection, shop_id=active, since=datetime.now(UTC) - timedelta(days=60)
+        )
+    queue = runtime.settings.queue_name
+    assert await poll_shops(ctx) == 2
+    assert await poll_shops(ctx) == 2  # the same jobs are still queued: nothing doubles
+    assert await _queued(redis, queue) == sorted(
+        [
+            f"{queue}:{names.POLL_SHOP}:{active}",
+            f"{queue}:{names.POLL_SHOP}:{flagged}",
+            f"{queue}:{names.CONNECT_SHOP}:{active}",
+        ]
+    )
+
+
+async def test_watchdog_and_supplier_crons_fan_out(
+    ctx: dict[str, Any], pool: asyncpg.Pool, runtime: Runtime, redis: Redis
+) -> None:
+    shop_id = await _shop(pool, runtime, "d.myshopify.com", status="active")
+    account_id = await pool.fetchval(
+        "INSERT INTO supplier_account (kind, name) VALUES ('aliexpress', 'ae') RETURNING account_id"
+    )
+    queue = runtime.settings.queue_name
+    assert await watchdog(ctx) == 1
+    assert await poll_suppliers(ctx) == 1
+    assert await _queued(redis, queue) == sorted(
+        [
+            f"{queue}:{names.WATCHDOG_SHOP}:{shop_id}",
+            f"{queue}:{names.POLL_SUPPLIER}:{account_id}",
+        ]
+    )
+
+
+def test_cron_jobs_poll_every_interval(runtime: Runtime) -> None:
+    jobs = {job.name: job for job in cron_jobs(runtime.settings)}
+    assert jobs[names.POLL_SHOPS].minute == set(range(0, 60, 5))
+    assert jobs[names.FULL_PASS_SHOPS].hour == {2}
+    assert names.WATCHDOG in jobs
+    assert names.POLL_SUPPLIERS in jobs

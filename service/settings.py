@@ -146,9 +146,6 @@ class Settings(BaseSettings):
         default=timedelta(minutes=10),
         description="How far each poll re-reads behind its watermark, for late-indexed updates.",
     )
-    poll_page_size: int = Field(
-        default=50, ge=1, le=250, description="Orders per page when polling and backfilling."
-    )
     poll_timeout: timedelta = Field(
         default=timedelta(minutes=4),
         description="A shop's poll is abandoned after this long, so it never delays the next.",

@@ -27,7 +27,7 @@ from service.oauth_query import verify_oauth_query
 from service.runtime import Resources
 from service.settings import Settings
 from service.shops import AppKind, validate_shop_domain
-from workers import names
+from workers.names import CONNECT_SHOP
 from workers.trigger import job_id, trigger
 
 __all__ = ["router"]
@@ -164,10 +164,10 @@ async def callback(request: Request) -> HTMLResponse:
             )
     await trigger(
         resources.redis,
-        names.CONNECT_SHOP,
+        CONNECT_SHOP,
         record.shop_id,
         queue_name=settings.queue_name,
-        unique_id=job_id(settings.queue_name, names.CONNECT_SHOP, record.shop_id),
+        unique_id=job_id(settings.queue_name, CONNECT_SHOP, record.shop_id),
     )
     log.info("oauth.installed", shop_id=record.shop_id, shop=shop, expiring=grant.expires_at)
     return HTMLResponse(

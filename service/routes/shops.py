@@ -12,7 +12,7 @@ from service.auth import PrincipalDep
 from service.connect import register_and_connect
 from service.errors import ApiError
 from service.shops import ShopRegistration
-from workers import names
+from workers.names import CONNECT_SHOP
 from workers.trigger import job_id, trigger
 
 __all__ = ["router"]
@@ -86,10 +86,10 @@ async def create_shop(
         raise ApiError(502, "shopify_unavailable", str(error)) from error
     await trigger(
         resources.redis,
-        names.CONNECT_SHOP,
+        CONNECT_SHOP,
         shop.shop_id,
         queue_name=settings.queue_name,
-        unique_id=job_id(settings.queue_name, names.CONNECT_SHOP, shop.shop_id),
+        unique_id=job_id(settings.queue_name, CONNECT_SHOP, shop.shop_id),
     )
     return ShopOut.of(shop)
 

@@ -16,7 +16,7 @@ from service.auth import PrincipalDep
 from service.connect import CUTOVER_SETTING
 from service.errors import ApiError
 from service.runtime import Resources
-from workers import names
+from workers.names import CONNECT_SHOP
 from workers.trigger import job_id, trigger
 
 __all__ = ["router"]
@@ -112,10 +112,10 @@ async def request_backfill(
     queue = resources.runtime.settings.queue_name
     await trigger(
         resources.redis,
-        names.CONNECT_SHOP,
+        CONNECT_SHOP,
         shop_id,
         queue_name=queue,
-        unique_id=job_id(queue, names.CONNECT_SHOP, shop_id),
+        unique_id=job_id(queue, CONNECT_SHOP, shop_id),
     )
     return await read_sync(shop_id, request, principal)
 

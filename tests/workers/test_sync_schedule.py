@@ -17,7 +17,11 @@ from workers.jobs.sync_schedule import cron_jobs, poll_shops, poll_suppliers, wa
 
 @pytest.fixture
 async def ctx(runtime: Runtime, pool: asyncpg.Pool, redis: Redis) -> AsyncIterator[dict[str, Any]]:
-    del pool, redis  # empty tables, and this run's queue cleared afterwards
+    del pool  # requested for its side effect: empty tables
+    # Other tests may have left jobs in this run's queue: start from an empty one.
+    queue = runtime.settings.queue_name
+    stale = [key async for key in redis.scan_iter(match=f"arq:*{queue}*")]
+    await redis.delete(queue, *stale)
     resources = await Resources.create(runtime, application_name="test-sync-schedule")
     yield {"resources": resources}
     await resources.aclose()

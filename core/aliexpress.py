@@ -104,9 +104,7 @@ def parse_aliexpress_order_detail(
         else load_json_object(response, what="AliExpress response").data
     )
     supplier_order_id = result.opt_id_text("order_id") or (
-        str(order_id).strip()
-        if order_id is not None and str(order_id).strip()
-        else None
+        str(order_id).strip() if order_id is not None and str(order_id).strip() else None
     )
     if supplier_order_id is None:
         raise PayloadError("the response names no order and no order_id was given")
@@ -119,9 +117,7 @@ def parse_aliexpress_order_detail(
         logistics_status=result.opt_str("logistics_status"),
         cancelled=(status or "").upper() in AE_CANCELLED_STATUSES,
         created_at=result.opt_local_timestamp("gmt_create", tz=tz),
-        items=tuple(
-            _child_order(item) for item in _listing(result, "child_order_list")
-        ),
+        items=tuple(_child_order(item) for item in _listing(result, "child_order_list")),
         packages=_packages(_listing(result, "logistics_info_list")),
     )
 
@@ -154,8 +150,7 @@ def _child_order(item: JsonObject) -> PackageItem:
         shopify_line_item_id=None,
         sku=None,
         variant_id=None,
-        supplier_variant_id=item.opt_id_text("sku_attr")
-        or item.opt_id_text("product_id"),
+        supplier_variant_id=item.opt_id_text("sku_attr") or item.opt_id_text("product_id"),
         quantity=item.req_count("product_count"),
     )
 

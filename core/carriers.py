@@ -113,9 +113,7 @@ SHOPIFY_REGIONAL_TRACKING_COMPANIES: Mapping[str, frozenset[str]] = {
     ),
     "ES": frozenset({"SEUR"}),
     "FR": frozenset({"Colissimo", "Mondial Relay", "Colis Privé", "GLS"}),
-    "GB": frozenset(
-        {"Evri", "DPD UK", "Parcelforce", "Yodel", "DHL Parcel", "Tuffnells"}
-    ),
+    "GB": frozenset({"Evri", "DPD UK", "Parcelforce", "Yodel", "DHL Parcel", "Tuffnells"}),
     "GR": frozenset({"ACS Courier"}),
     "HK": frozenset({"SF Express"}),
     "IE": frozenset({"Fastway", "DPD Ireland"}),
@@ -182,9 +180,7 @@ def carrier_key(name: str) -> str:
     return _NON_ALNUM.sub("", folded.upper())
 
 
-def resolve_carrier(
-    name: str | None, *, overrides: Mapping[str, str]
-) -> CarrierResolution:
+def resolve_carrier(name: str | None, *, overrides: Mapping[str, str]) -> CarrierResolution:
     """Resolve a supplier carrier name to a Shopify tracking company.
 
     Order of precedence: the shop's `overrides` (keyed by supplier carrier name, any

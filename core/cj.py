@@ -52,9 +52,7 @@ __all__ = ["CJ_CANCELLED_STATUSES", "parse_cj_message", "parse_cj_order_detail"]
 CJ_CANCELLED_STATUSES = frozenset({"CANCELLED", "CANCELED", "TRASH", "CLOSED"})
 
 
-def parse_cj_message(
-    body: bytes, *, tz: tzinfo
-) -> SupplierEvent | IgnoredSupplierMessage:
+def parse_cj_message(body: bytes, *, tz: tzinfo) -> SupplierEvent | IgnoredSupplierMessage:
     """Parse one CJ webhook message.
 
     Parameters
@@ -110,8 +108,7 @@ def parse_cj_order_detail(
     return SupplierOrderState(
         supplier=Supplier.CJ,
         supplier_order_id=data.opt_id_text("cjOrderId") or data.req_id_text("orderId"),
-        shopify_reference=data.opt_id_text("orderNumber")
-        or data.opt_id_text("orderNum"),
+        shopify_reference=data.opt_id_text("orderNumber") or data.opt_id_text("orderNum"),
         status=status,
         logistics_status=None,
         cancelled=(status or "").upper() in CJ_CANCELLED_STATUSES,
@@ -147,8 +144,7 @@ def _parse_order(params: JsonObject, dedup_key: str, tz: tzinfo) -> SupplierEven
         kind=kind,
         dedup_key=dedup_key,
         supplier_order_id=params.req_id_text("cjOrderId"),
-        shopify_reference=params.opt_id_text("orderNumber")
-        or params.opt_id_text("orderNum"),
+        shopify_reference=params.opt_id_text("orderNumber") or params.opt_id_text("orderNum"),
         occurred_at=_first_time(
             params,
             ("updateDate", "completeDate", "deliveryDate", "payDate", "createDate"),
@@ -172,9 +168,7 @@ def _parse_logistic(params: JsonObject, dedup_key: str, tz: tzinfo) -> SupplierE
     if number is not None and number.strip():
         packages = (
             ShippedPackage(
-                tracking=make_tracking_number(
-                    number, field=params.field("trackingNumber")
-                ),
+                tracking=make_tracking_number(number, field=params.field("trackingNumber")),
                 carrier=params.opt_str("logisticName"),
                 tracking_url=params.opt_str("trackingUrl"),
                 items=(),
@@ -240,9 +234,7 @@ def _track_events(params: JsonObject, tz: tzinfo) -> tuple[TrackingEvent, ...]:
         return ()
     decoded = load_json(raw, what=field) if isinstance(raw, str) else raw
     if not isinstance(decoded, list):
-        raise PayloadError(
-            "must be a JSON array (or a string encoding one)", field=field
-        )
+        raise PayloadError("must be a JSON array (or a string encoding one)", field=field)
     holder = JsonObject({"events": decoded}, path=params.path)
     events = [_track_event(item, tz) for item in holder.objs("events")]
     return tuple(sorted(events, key=lambda event: event.occurred_at))
@@ -278,9 +270,7 @@ def _product(item: JsonObject) -> PackageItem:
     )
 
 
-def _package(
-    number: str, *, carrier: str | None, url: str | None, field: str
-) -> ShippedPackage:
+def _package(number: str, *, carrier: str | None, url: str | None, field: str) -> ShippedPackage:
     return ShippedPackage(
         tracking=make_tracking_number(number, field=field),
         carrier=carrier,
@@ -291,9 +281,7 @@ def _package(
     )
 
 
-def _first_time(
-    params: JsonObject, keys: tuple[str, ...], tz: tzinfo
-) -> datetime | None:
+def _first_time(params: JsonObject, keys: tuple[str, ...], tz: tzinfo) -> datetime | None:
     for key in keys:
         value = params.opt_local_timestamp(key, tz=tz)
         if value is not None:

@@ -71,19 +71,11 @@ def parse_generic_event(body: bytes, *, msg_id: str | None = None) -> SupplierEv
     data = envelope.req_obj("data")
     packages = tuple(_package(item) for item in data.objs("packages"))
     if kind in _NEEDS_PACKAGES and not packages:
-        raise PayloadError(
-            f"is required and non-empty for {kind}", field=data.field("packages")
-        )
+        raise PayloadError(f"is required and non-empty for {kind}", field=data.field("packages"))
     split_into = tuple(_split_part(item) for item in data.objs("split_into"))
     if kind is SupplierEventKind.ORDER_SPLIT and not split_into:
-        raise PayloadError(
-            f"is required and non-empty for {kind}", field=data.field("split_into")
-        )
-    key = (
-        msg_id.strip()
-        if msg_id and msg_id.strip()
-        else hashlib.sha256(body).hexdigest()
-    )
+        raise PayloadError(f"is required and non-empty for {kind}", field=data.field("split_into"))
+    key = msg_id.strip() if msg_id and msg_id.strip() else hashlib.sha256(body).hexdigest()
     return SupplierEvent(
         supplier=Supplier.GENERIC,
         kind=kind,
@@ -132,9 +124,7 @@ def _package(item: JsonObject) -> ShippedPackage:
         carrier=item.opt_str("carrier"),
         tracking_url=item.opt_str("tracking_url"),
         items=tuple(_line_item(line) for line in item.objs("line_items")),
-        status=_status(status, field=item.field("status"))
-        if status is not None
-        else None,
+        status=_status(status, field=item.field("status")) if status is not None else None,
         events=tuple(
             sorted(
                 (_event(event) for event in item.objs("events")),
@@ -155,9 +145,7 @@ def _line_item(item: JsonObject) -> PackageItem:
         )
     quantity = item.req_int("quantity")
     if quantity < 1:
-        raise PayloadError(
-            f"must be at least 1, got {quantity}", field=item.field("quantity")
-        )
+        raise PayloadError(f"must be at least 1, got {quantity}", field=item.field("quantity"))
     return PackageItem(
         shopify_line_item_id=LineItemId(line_item) if line_item is not None else None,
         sku=sku.strip() if sku and sku.strip() else None,
@@ -180,9 +168,7 @@ def _event(item: JsonObject) -> TrackingEvent:
     status = item.opt_str("status")
     return TrackingEvent(
         occurred_at=item.req_timestamp("occurred_at"),
-        status=_status(status, field=item.field("status"))
-        if status is not None
-        else None,
+        status=_status(status, field=item.field("status")) if status is not None else None,
         description=item.req_str("description"),
         location=item.opt_str("location"),
     )

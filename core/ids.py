@@ -106,9 +106,7 @@ def format_gid(resource: str, id_: int) -> str:
     return f"{_GID_PREFIX}{resource}/{id_}"
 
 
-def parse_gid(
-    value: object, *, expected: str | None = None, field: str | None = None
-) -> Gid:
+def parse_gid(value: object, *, expected: str | None = None, field: str | None = None) -> Gid:
     """Parse ``gid://shopify/<Resource>/<id>`` strictly.
 
     Only numeric ids in canonical form (no sign, no leading zero, no query string)
@@ -121,9 +119,7 @@ def parse_gid(
         With a message saying which part is wrong.
     """
     if not isinstance(value, str):
-        raise InvalidIdError(
-            f"expected a GID string, got {describe(value)}", field=field
-        )
+        raise InvalidIdError(f"expected a GID string, got {describe(value)}", field=field)
     if not value.startswith(_GID_PREFIX):
         raise InvalidIdError(
             f"{value!r} is not a Shopify GID (must start with {_GID_PREFIX!r})",
@@ -167,16 +163,12 @@ def require_id(value: object, *, field: str) -> int:
                 "floats lose precision above 2**53",
                 field=field,
             )
-        raise InvalidIdError(
-            f"expected an integer id, got {describe(value)}", field=field
-        )
+        raise InvalidIdError(f"expected an integer id, got {describe(value)}", field=field)
     _check_range(value, field=field)
     return value
 
 
-def shopify_id_from_payload(
-    obj: Mapping[str, object], *, resource: str, path: str = ""
-) -> int:
+def shopify_id_from_payload(obj: Mapping[str, object], *, resource: str, path: str = "") -> int:
     """Apply the id rule of this module to one JSON object of type `resource`.
 
     `path` is the JSON path of `obj`, used in error messages.
@@ -196,9 +188,7 @@ def shopify_id_from_payload(
     id_field = _join(path, "id")
     raw = obj.get("id")
     if raw is None:
-        raise InvalidIdError(
-            "is missing (and there is no admin_graphql_api_id)", field=id_field
-        )
+        raise InvalidIdError("is missing (and there is no admin_graphql_api_id)", field=id_field)
     if isinstance(raw, str):
         return parse_gid_id(raw, expected=resource, field=id_field)
     return require_id(raw, field=id_field)

@@ -49,15 +49,11 @@ def load_json_object(body: bytes | str, *, what: str) -> JsonObject:
 def parse_timestamp(value: object, *, field: str) -> datetime:
     """Parse an ISO-8601 timestamp with a UTC offset and return it in UTC."""
     if not isinstance(value, str):
-        raise PayloadError(
-            f"expected an ISO-8601 timestamp, got {describe(value)}", field=field
-        )
+        raise PayloadError(f"expected an ISO-8601 timestamp, got {describe(value)}", field=field)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise PayloadError(
-            f"{value!r} is not an ISO-8601 timestamp", field=field
-        ) from exc
+        raise PayloadError(f"{value!r} is not an ISO-8601 timestamp", field=field) from exc
     if parsed.tzinfo is None:
         raise PayloadError(
             f"{value!r} has no UTC offset; timestamps must say their zone", field=field
@@ -72,9 +68,7 @@ def parse_local_timestamp(value: object, *, field: str, tz: tzinfo) -> datetime:
     offset is read in `tz` (the supplier account's zone); one with an offset keeps it.
     """
     if not isinstance(value, str):
-        raise PayloadError(
-            f"expected a date-time string, got {describe(value)}", field=field
-        )
+        raise PayloadError(f"expected a date-time string, got {describe(value)}", field=field)
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as exc:
@@ -118,9 +112,7 @@ class JsonObject:
     def req_str(self, key: str) -> str:
         value = self.req(key)
         if not isinstance(value, str):
-            raise PayloadError(
-                f"expected a string, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected a string, got {describe(value)}", field=self.field(key))
         return value
 
     def opt_str(self, key: str) -> str | None:
@@ -129,9 +121,7 @@ class JsonObject:
     def req_int(self, key: str) -> int:
         value = self.req(key)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise PayloadError(
-                f"expected an integer, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected an integer, got {describe(value)}", field=self.field(key))
         return value
 
     def opt_int(self, key: str) -> int | None:
@@ -141,17 +131,13 @@ class JsonObject:
         """Return a non-negative integer (quantities)."""
         value = self.req_int(key)
         if value < 0:
-            raise PayloadError(
-                f"must not be negative, got {value}", field=self.field(key)
-            )
+            raise PayloadError(f"must not be negative, got {value}", field=self.field(key))
         return value
 
     def req_bool(self, key: str) -> bool:
         value = self.req(key)
         if not isinstance(value, bool):
-            raise PayloadError(
-                f"expected a boolean, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected a boolean, got {describe(value)}", field=self.field(key))
         return value
 
     def opt_bool(self, key: str, *, default: bool) -> bool:
@@ -166,9 +152,7 @@ class JsonObject:
     def req_obj(self, key: str) -> JsonObject:
         value = self.req(key)
         if not isinstance(value, dict):
-            raise PayloadError(
-                f"expected an object, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected an object, got {describe(value)}", field=self.field(key))
         return JsonObject(value, path=self.field(key))
 
     def opt_obj(self, key: str) -> JsonObject | None:
@@ -177,9 +161,7 @@ class JsonObject:
     def req_list(self, key: str) -> list[object]:
         value = self.req(key)
         if not isinstance(value, list):
-            raise PayloadError(
-                f"expected an array, got {describe(value)}", field=self.field(key)
-            )
+            raise PayloadError(f"expected an array, got {describe(value)}", field=self.field(key))
         return value
 
     def opt_list(self, key: str) -> list[object]:
@@ -257,7 +239,5 @@ class JsonObject:
         for index, item in enumerate(items):
             path = f"{self.field(key)}[{index}]"
             if not isinstance(item, dict):
-                raise PayloadError(
-                    f"expected an object, got {describe(item)}", field=path
-                )
+                raise PayloadError(f"expected an object, got {describe(item)}", field=path)
             yield JsonObject(item, path=path)

@@ -165,9 +165,7 @@ def resolve_reference(
     orders = sorted(best[strongest])
     kind = list(ReferenceKind)[strongest]
     if len(orders) > 1:
-        return ReferenceResolution(
-            order_id=None, matched_by=kind, ambiguous=tuple(orders)
-        )
+        return ReferenceResolution(order_id=None, matched_by=kind, ambiguous=tuple(orders))
     return ReferenceResolution(order_id=orders[0], matched_by=kind, ambiguous=())
 
 

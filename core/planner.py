@@ -496,9 +496,7 @@ class _Planner:
         settings: PushSettings,
     ) -> None:
         self.order = order
-        self.fulfillment_orders = sorted(
-            fulfillment_orders, key=lambda fo: fo.fulfillment_order_id
-        )
+        self.fulfillment_orders = sorted(fulfillment_orders, key=lambda fo: fo.fulfillment_order_id)
         self.live_fulfillments = [f for f in fulfillments if f.is_live]
         self.pushed = pushed
         self.settings = settings
@@ -546,12 +544,8 @@ class _Planner:
 
     def _adopt(self, package: PackageToPush) -> AdoptExisting | None:
         key = package.tracking_number_normalized
-        for fulfillment in sorted(
-            self.live_fulfillments, key=lambda f: f.fulfillment_id
-        ):
-            numbers = {
-                normalize_tracking_number(n) for n in fulfillment.tracking_numbers
-            }
+        for fulfillment in sorted(self.live_fulfillments, key=lambda f: f.fulfillment_id):
+            numbers = {normalize_tracking_number(n) for n in fulfillment.tracking_numbers}
             if key in numbers:
                 return AdoptExisting(
                     order_id=self.order.order_id,
@@ -649,9 +643,7 @@ class _Planner:
             )
         if problem is not None:
             return self._group_blocked(group, problem)
-        return _Shipment(
-            packages=shipment.packages, carrier=shipment.carrier, adds_to=target
-        )
+        return _Shipment(packages=shipment.packages, carrier=shipment.carrier, adds_to=target)
 
     def _group_blocked(self, group: list[PackageToPush], problem: str) -> Blocked:
         return Blocked(
@@ -665,9 +657,7 @@ class _Planner:
         return _Shipment(packages=packages, carrier=self._carrier(packages[0]))
 
     def _carrier(self, package: PackageToPush) -> CarrierResolution:
-        return resolve_carrier(
-            package.carrier, overrides=self.settings.carrier_overrides
-        )
+        return resolve_carrier(package.carrier, overrides=self.settings.carrier_overrides)
 
     # -- tracking updates
 
@@ -677,9 +667,7 @@ class _Planner:
         package = shipment.packages[0]
         if package.supplier_order_package_count != 1:
             return None
-        earlier = [
-            p for p in self.pushed if p.supplier_order_id == package.supplier_order_id
-        ]
+        earlier = [p for p in self.pushed if p.supplier_order_id == package.supplier_order_id]
         if len(earlier) != 1:
             return None
         previous = earlier[0]
@@ -712,9 +700,7 @@ class _Planner:
                     if (url := self._fallback_url(number)) is not None
                 )
         urls = old_urls + new_urls
-        numbers = target.tracking_numbers + tuple(
-            p.tracking_number for p in shipment.packages
-        )
+        numbers = target.tracking_numbers + tuple(p.tracking_number for p in shipment.packages)
         return self._tracking_update(
             shipment,
             target,
@@ -783,18 +769,13 @@ class _Planner:
                 tracking_urls=urls,
                 notify_customer=self.settings.notify_customer,
                 package_ids=shipment.package_ids,
-                idempotency_key=_key(
-                    "ful", self.order.order_id, shipment.package_ids, location
-                ),
+                idempotency_key=_key("ful", self.order.order_id, shipment.package_ids, location),
             )
             for location in sorted(by_location, key=_location_sort_key)
         ]
 
     def _urls(self, shipment: _Shipment) -> tuple[str, ...]:
-        if (
-            shipment.carrier.known_to_shopify
-            and not self.settings.always_send_tracking_url
-        ):
+        if shipment.carrier.known_to_shopify and not self.settings.always_send_tracking_url:
             return ()
         urls: list[str] = []
         for package in shipment.packages:
@@ -898,9 +879,7 @@ class _Planner:
             f"{what} matches no item of the order's fulfillment orders",
         )
 
-    def _blocked(
-        self, shipment: _Shipment, reason: BlockReason, message: str
-    ) -> Blocked:
+    def _blocked(self, shipment: _Shipment, reason: BlockReason, message: str) -> Blocked:
         return Blocked(
             order_id=self.order.order_id,
             package_ids=shipment.package_ids,
@@ -964,10 +943,6 @@ def _location_sort_key(location: LocationId | None) -> tuple[bool, int]:
     return (location is None, location or 0)
 
 
-def _key(
-    kind: str, order_id: int, package_ids: Iterable[str], scope: int | None
-) -> str:
-    material = "|".join(
-        [kind, str(order_id), ",".join(sorted(package_ids)), str(scope)]
-    )
+def _key(kind: str, order_id: int, package_ids: Iterable[str], scope: int | None) -> str:
+    material = "|".join([kind, str(order_id), ",".join(sorted(package_ids)), str(scope)])
     return f"{kind}:{hashlib.sha256(material.encode()).hexdigest()[:40]}"

@@ -216,15 +216,11 @@ def _fulfillment_order(node: JsonObject) -> FulfillmentOrderState:
     location = node.opt_obj("assignedLocation")
     location_node = location.opt_obj("location") if location else None
     return FulfillmentOrderState(
-        fulfillment_order_id=FulfillmentOrderId(
-            node.shopify_id(GidType.FULFILLMENT_ORDER)
-        ),
+        fulfillment_order_id=FulfillmentOrderId(node.shopify_id(GidType.FULFILLMENT_ORDER)),
         status=_enum(node, "status", FulfillmentOrderStatus),
         request_status=_enum(node, "requestStatus", FulfillmentOrderRequestStatus),
         location_id=(
-            LocationId(location_node.shopify_id(GidType.LOCATION))
-            if location_node
-            else None
+            LocationId(location_node.shopify_id(GidType.LOCATION)) if location_node else None
         ),
         supported_actions=frozenset(
             FulfillmentOrderAction(action)
@@ -247,9 +243,7 @@ def _fulfillment_order_line(node: JsonObject) -> FulfillmentOrderLine:
         ),
         line_item_id=LineItemId(node.req_obj("lineItem").shopify_id(GidType.LINE_ITEM)),
         sku=node.opt_str("sku") or None,
-        variant_id=(
-            VariantId(variant.shopify_id(GidType.PRODUCT_VARIANT)) if variant else None
-        ),
+        variant_id=(VariantId(variant.shopify_id(GidType.PRODUCT_VARIANT)) if variant else None),
         remaining_quantity=node.req_count("remainingQuantity"),
     )
 

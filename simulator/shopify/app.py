@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -30,7 +31,7 @@ from simulator.shopify.executor import execute_admin_request
 from simulator.shopify.faults import FaultKind, FaultPlan
 from simulator.shopify.model import CallRecord, Shop
 from simulator.shopify.oauth import OAuthError
-from simulator.shopify.schema import ADMIN_API_VERSION, load_admin_schema
+from simulator.shopify.schema import load_admin_schema
 from simulator.shopify.webhooks import WebhookKnobs
 
 if TYPE_CHECKING:
@@ -39,25 +40,29 @@ if TYPE_CHECKING:
 __all__ = ["INVALID_TOKEN_BODY", "create_app"]
 
 INVALID_TOKEN_BODY = {
-    "errors": "[API] Invalid API key or access token "
-    "(unrecognized login or wrong password)"
+    "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
-_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$")
+_VERSION = re.compile(r"^(?P<year>\d{4})-(?P<month>0[1-9]|1[0-2])$")
 _OLDEST_SUPPORTED = "2025-10"
 
 
 def _served_version(requested: str) -> str | None:
-    """Return the version Shopify would serve, or None for a malformed one."""
+    """Return the version Shopify would serve, or None for a malformed one.
+
+    Unsupported (old) versions fall forward to the oldest supported release; a month
+    that is not a release month falls forward to the next quarterly release.
+    """
     if requested == "unstable":
         return requested
-    if not _VERSION.match(requested):
+    match = _VERSION.match(requested)
+    if match is None:
         return None
-    # Unsupported versions fall forward to the oldest supported one.
-    return (
-        max(requested, _OLDEST_SUPPORTED)
-        if requested <= ADMIN_API_VERSION
-        else requested
-    )
+    year, month = int(match["year"]), int(match["month"])
+    release_month = next(m for m in (1, 4, 7, 10, 13) if m >= month)
+    if release_month == 13:
+        year, release_month = year + 1, 1
+    release = f"{year:04d}-{release_month:02d}"
+    return max(release, _OLDEST_SUPPORTED)
 
 
 _DEPRECATION_DOCS = "https://shopify.dev/api/usage/versioning#deprecation-practices"
@@ -86,9 +91,7 @@ def create_app(sim: ShopifySimulator) -> Starlette:
             methods=["POST"],
         ),
         Route("/admin/oauth/authorize", handlers.authorize, methods=["GET"]),
-        Route(
-            "/shops/{shop}/admin/oauth/authorize", handlers.authorize, methods=["GET"]
-        ),
+        Route("/shops/{shop}/admin/oauth/authorize", handlers.authorize, methods=["GET"]),
         Route("/admin/oauth/access_token", handlers.access_token, methods=["POST"]),
         Route(
             "/shops/{shop}/admin/oauth/access_token",
@@ -117,9 +120,7 @@ class _Handlers:
         version = _served_version(request.path_params["version"])
         if shop is None or version is None:
             return JSONResponse({"errors": "Not Found"}, status_code=404)
-        if not sim.oauth.is_valid(
-            shop.domain, request.headers.get("x-shopify-access-token")
-        ):
+        if not sim.oauth.is_valid(shop.domain, request.headers.get("x-shopify-access-token")):
             self._log(shop, "unauthorized", 401)
             return JSONResponse(INVALID_TOKEN_BODY, status_code=401)
         fault = sim.faults.draw(shop.domain)
@@ -140,6 +141,8 @@ class _Handlers:
         if _uses_deprecated_root_field(outcome.operation, outcome.root_fields):
             headers["X-Shopify-API-Deprecated-Reason"] = _DEPRECATION_DOCS
         status, outcome_name = outcome.status, outcome.outcome
+        if outcome_name == "throttled":
+            status = sim.throttled_status
         if fault is FaultKind.APPLY_THEN_TIMEOUT:
             await sim.sleep(sim.faults.plan_for(shop.domain).hang_seconds)
             status, outcome_name = 504, f"fault:{fault.value}:{outcome.outcome}"
@@ -254,6 +257,22 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return dict(json.loads(raw)) if raw else {}
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _answer_bad_input(endpoint: Any) -> Endpoint:
+    """Turn a control call with bad arguments into a 400 instead of a 500."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            response: Response = await endpoint(request)
+        except (TypeError, ValueError, KeyError) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return response
+
+    return guarded
+
+
 class _Control:
     """`/_sim/` endpoints: drive and inspect the simulator over HTTP (JSON)."""
 
@@ -261,7 +280,7 @@ class _Control:
         self.sim = sim
 
     def routes(self) -> list[Route]:
-        return [
+        routes = [
             Route("/_sim/shops", self.create_shop, methods=["POST"]),
             Route("/_sim/shops", self.list_shops, methods=["GET"]),
             Route("/_sim/shops/{shop}/orders", self.create_order, methods=["POST"]),
@@ -270,9 +289,7 @@ class _Control:
                 self.get_order,
                 methods=["GET"],
             ),
-            Route(
-                "/_sim/shops/{shop}/fulfillments", self.fulfillments, methods=["GET"]
-            ),
+            Route("/_sim/shops/{shop}/fulfillments", self.fulfillments, methods=["GET"]),
             Route("/_sim/shops/{shop}/actions", self.act, methods=["POST"]),
             Route("/_sim/shops/{shop}/tokens/revoke", self.revoke, methods=["POST"]),
             Route("/_sim/route", self.route, methods=["POST"]),
@@ -282,6 +299,7 @@ class _Control:
             Route("/_sim/stats", self.stats, methods=["GET"]),
             Route("/_sim/calls", self.calls, methods=["GET"]),
         ]
+        return [Route(r.path, _answer_bad_input(r.endpoint), methods=r.methods) for r in routes]
 
     async def create_shop(self, request: Request) -> Response:
         spec = await _json_body(request)

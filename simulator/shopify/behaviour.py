@@ -49,9 +49,7 @@ __all__ = [
 
 Status = FulfillmentOrderStatus
 FULFILLABLE_STATUSES = frozenset({Status.OPEN, Status.IN_PROGRESS})
-_LIVE_STATUSES = frozenset(
-    {Status.OPEN, Status.IN_PROGRESS, Status.ON_HOLD, Status.SCHEDULED}
-)
+_LIVE_STATUSES = frozenset({Status.OPEN, Status.IN_PROGRESS, Status.ON_HOLD, Status.SCHEDULED})
 MAX_HOLDS = 10
 Emit = Callable[[Shop, str, dict[str, Any]], None]
 
@@ -80,15 +78,9 @@ class UserErrors(Exception):  # noqa: N818 - named after Shopify's `userErrors`
         self.errors = list(errors)
 
 
-def _refuse(
-    field: Sequence[str] | None, message: str, code: str | None = None
-) -> UserErrors:
+def _refuse(field: Sequence[str] | None, message: str, code: str | None = None) -> UserErrors:
     return UserErrors(
-        [
-            UserErrorSpec(
-                field=tuple(field) if field else None, message=message, code=code
-            )
-        ]
+        [UserErrorSpec(field=tuple(field) if field else None, message=message, code=code)]
     )
 
 
@@ -125,9 +117,7 @@ def supported_actions(shop: Shop, fulfillment_order: FulfillmentOrder) -> list[s
 class ShopBehaviour:
     """Apply Shopify's rules to a shop's in-memory state and emit webhook topics."""
 
-    def __init__(
-        self, *, ids: IdAllocator, now: Callable[[], datetime], emit: Emit
-    ) -> None:
+    def __init__(self, *, ids: IdAllocator, now: Callable[[], datetime], emit: Emit) -> None:
         self._ids = ids
         self._now = now
         self._emit = emit
@@ -226,9 +216,7 @@ class ShopBehaviour:
                 )
                 for item in items
             ]
-            created.append(
-                self._new_fulfillment_order(shop, order, location_id, fo_items)
-            )
+            created.append(self._new_fulfillment_order(shop, order, location_id, fo_items))
         for fulfillment_order in created:
             self._emit(
                 shop,
@@ -404,9 +392,7 @@ class ShopBehaviour:
             raise _refuse(field, "Line items by fulfillment order must not be empty.")
         found: list[FulfillmentOrder] = []
         for request in requests:
-            fulfillment_order = shop.fulfillment_orders.get(
-                request.fulfillment_order_id
-            )
+            fulfillment_order = shop.fulfillment_orders.get(request.fulfillment_order_id)
             if fulfillment_order is None:
                 raise _refuse(field, "Fulfillment order does not exist.")
             if fulfillment_order in found:
@@ -422,13 +408,9 @@ class ShopBehaviour:
                 )
             found.append(fulfillment_order)
         if len({fo.order_id for fo in found}) > 1:
-            raise _refuse(
-                field, "All fulfillment orders must belong to the same order."
-            )
+            raise _refuse(field, "All fulfillment orders must belong to the same order.")
         if len({fo.location_id for fo in found}) > 1:
-            raise _refuse(
-                field, "All fulfillment orders must be assigned to the same location."
-            )
+            raise _refuse(field, "All fulfillment orders must be assigned to the same location.")
         return found
 
     def _picks(
@@ -438,9 +420,7 @@ class ShopBehaviour:
         fulfillment_orders: list[FulfillmentOrder],
     ) -> list[tuple[FulfillmentOrder, FulfillmentOrderLineItem, int]]:
         picks: list[tuple[FulfillmentOrder, FulfillmentOrderLineItem, int]] = []
-        for request, fulfillment_order in zip(
-            requests, fulfillment_orders, strict=True
-        ):
+        for request, fulfillment_order in zip(requests, fulfillment_orders, strict=True):
             items = {item.id: item for item in fulfillment_order.line_items}
             if request.line_items is None:
                 picks += [
@@ -454,8 +434,7 @@ class ShopBehaviour:
                 if item_id not in items:
                     raise _refuse(
                         ["fulfillment", "lineItemsByFulfillmentOrder"],
-                        "Fulfillment order line item does not belong to the "
-                        "fulfillment order.",
+                        "Fulfillment order line item does not belong to the fulfillment order.",
                     )
                 wanted[item_id] = wanted.get(item_id, 0) + quantity
             for item_id, quantity in wanted.items():
@@ -513,9 +492,7 @@ class ShopBehaviour:
                 if fo_item.id == item.fulfillment_order_line_item_id:
                     fo_item.remaining_quantity += item.quantity
             if fulfillment_order.status in {Status.CLOSED, Status.IN_PROGRESS}:
-                fulfillment_order.status = self._status_after_fulfilment(
-                    fulfillment_order
-                )
+                fulfillment_order.status = self._status_after_fulfilment(fulfillment_order)
             fulfillment_order.updated_at = now
         order = shop.orders[fulfillment.order_id]
         order.updated_at = now
@@ -540,8 +517,7 @@ class ShopBehaviour:
         if fulfillment_order.status not in {*FULFILLABLE_STATUSES, Status.ON_HOLD}:
             raise _refuse(
                 ["id"],
-                "The fulfillment order's status must be one of open, in_progress or "
-                "on_hold.",
+                "The fulfillment order's status must be one of open, in_progress or on_hold.",
             )
         if len(fulfillment_order.holds) >= MAX_HOLDS:
             raise _refuse(
@@ -550,9 +526,7 @@ class ShopBehaviour:
                 "has been reached.",
                 "FULFILLMENT_ORDER_HOLD_LIMIT_REACHED",
             )
-        if handle is not None and any(
-            h.handle == handle for h in fulfillment_order.holds
-        ):
+        if handle is not None and any(h.handle == handle for h in fulfillment_order.holds):
             raise _refuse(
                 ["fulfillmentHold", "handle"],
                 "The handle provided for the fulfillment hold is already in use by "
@@ -578,9 +552,7 @@ class ShopBehaviour:
             self._emit(
                 shop,
                 "fulfillment_orders/placed_on_hold",
-                placed_on_hold_payload(
-                    fulfillment_order, created_hold=hold, remaining=remaining
-                ),
+                placed_on_hold_payload(fulfillment_order, created_hold=hold, remaining=remaining),
             )
         return hold, remaining
 
@@ -625,9 +597,7 @@ class ShopBehaviour:
         fulfillment_order.updated_at = self._now()
         if not fulfillment_order.holds:
             fulfillment_order.status = (
-                Status.IN_PROGRESS
-                if fulfillment_order.is_partially_fulfilled()
-                else Status.OPEN
+                Status.IN_PROGRESS if fulfillment_order.is_partially_fulfilled() else Status.OPEN
             )
             self._emit(
                 shop,
@@ -662,18 +632,14 @@ class ShopBehaviour:
             for item in fulfillment_order.line_items
             if item.remaining_quantity - kept.get(item.id, 0) > 0
         ]
-        self._check_quantities(
-            fulfillment_order, line_items, ["fulfillmentOrderSplits"]
-        )
+        self._check_quantities(fulfillment_order, line_items, ["fulfillmentOrderSplits"])
         if not rest:
             raise _refuse(
                 ["fulfillmentOrderSplits", "fulfillmentOrderLineItems"],
                 "Quantity must be less than the remaining quantity of the line items.",
                 "GREATER_THAN",
             )
-        remaining = self._split_off(
-            shop, fulfillment_order, rest, field=["fulfillmentOrderSplits"]
-        )
+        remaining = self._split_off(shop, fulfillment_order, rest, field=["fulfillmentOrderSplits"])
         self._emit(
             shop,
             "fulfillment_orders/split",
@@ -716,9 +682,7 @@ class ShopBehaviour:
             shop,
             "fulfillment_orders/moved",
             {
-                "original_fulfillment_order": fulfillment_order_brief(
-                    fulfillment_order
-                ),
+                "original_fulfillment_order": fulfillment_order_brief(fulfillment_order),
                 "moved_fulfillment_order": fulfillment_order_brief(moved),
                 "destination_location_id": gid("Location", location_id),
             },
@@ -810,9 +774,7 @@ class ShopBehaviour:
         ]
         fulfillment_order.updated_at = self._now()
         order = shop.orders[fulfillment_order.order_id]
-        return self._new_fulfillment_order(
-            shop, order, fulfillment_order.location_id, moved_items
-        )
+        return self._new_fulfillment_order(shop, order, fulfillment_order.location_id, moved_items)
 
 
 def tracking_entries(tracking: dict[str, Any] | None) -> list[TrackingInfo]:
@@ -831,7 +793,5 @@ def tracking_entries(tracking: dict[str, Any] | None) -> list[TrackingInfo]:
         url = urls[index] if index < len(urls) else tracking_url_for(company, number)
         entries.append(TrackingInfo(number=number, url=url, company=company))
     if not entries and (company or urls):
-        entries.append(
-            TrackingInfo(number=None, url=urls[0] if urls else None, company=company)
-        )
+        entries.append(TrackingInfo(number=None, url=urls[0] if urls else None, company=company))
     return entries

@@ -88,9 +88,7 @@ def requested_cost(
 ) -> CostReport:
     """Compute the requested cost of one operation before executing it."""
     root = (
-        schema.mutation_type
-        if operation.operation is OperationType.MUTATION
-        else schema.query_type
+        schema.mutation_type if operation.operation is OperationType.MUTATION else schema.query_type
     )
     assert root is not None  # noqa: S101 - Shopify's schema has both roots
     walker = _CostWalker(schema, fragments, variables)
@@ -135,14 +133,10 @@ class _CostWalker:
             if condition_type is parent or not is_abstract_type(parent):
                 direct += cost
             else:
-                branches[condition_type.name] = (
-                    branches.get(condition_type.name, 0) + cost
-                )
+                branches[condition_type.name] = branches.get(condition_type.name, 0) + cost
         return direct + max(branches.values(), default=0)
 
-    def _field_cost(
-        self, node: FieldNode, parent: GraphQLNamedType, path: list[str]
-    ) -> int:
+    def _field_cost(self, node: FieldNode, parent: GraphQLNamedType, path: list[str]) -> int:
         name = node.name.value
         fields = getattr(parent, "fields", None)
         if name.startswith("__") or not fields or name not in fields:
@@ -164,9 +158,7 @@ class _CostWalker:
             multiplier = self._int_argument(node, "first") or 1
         return multiplier * (own + children)
 
-    def _page_size(
-        self, node: FieldNode, definition: GraphQLField, path: list[str]
-    ) -> int:
+    def _page_size(self, node: FieldNode, definition: GraphQLField, path: list[str]) -> int:
         first = self._int_argument(node, "first")
         last = self._int_argument(node, "last")
         size = first if first is not None else last
@@ -217,16 +209,14 @@ class CostMeter:
         self._schema = schema
         self.actual = 0
 
-    def record(
-        self, parent: GraphQLObjectType, field_type: GraphQLOutputType, value: Any
-    ) -> None:
+    def record(self, parent: GraphQLObjectType, field_type: GraphQLOutputType, value: Any) -> None:
         """Count what one resolved field really returned."""
-        if value is None:
-            return
-        named = get_named_type(field_type)
         if parent is self._schema.mutation_type:
             self.actual += MUTATION_COST
             return
+        if value is None:
+            return
+        named = get_named_type(field_type)
         if is_leaf_type(named) or is_free_type(named):
             return
         if is_connection_type(named):

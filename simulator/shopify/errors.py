@@ -55,9 +55,7 @@ _REWRITES: list[tuple[re.Pattern[str], Rewrite]] = [
         ),
     ),
     (
-        re.compile(
-            r"Argument '\w+\.(?P<field>\w+)\((?P<arg>\w+):\)' of type .* is required"
-        ),
+        re.compile(r"Argument '\w+\.(?P<field>\w+)\((?P<arg>\w+):\)' of type .* is required"),
         lambda m: (
             f"Field '{m['field']}' is missing required arguments: {m['arg']}",
             {
@@ -69,9 +67,7 @@ _REWRITES: list[tuple[re.Pattern[str], Rewrite]] = [
         ),
     ),
     (
-        re.compile(
-            r"Field '(?P<field>\w+)' of type '(?P<type>[^']+)' must have a selection"
-        ),
+        re.compile(r"Field '(?P<field>\w+)' of type '(?P<type>[^']+)' must have a selection"),
         lambda m: (
             f"Field must have selections (field '{m['field']}' returns {m['type']} but "
             f"has no selections. Did you mean '{m['field']} {{ ... }}'?)",
@@ -97,8 +93,7 @@ _REWRITES: list[tuple[re.Pattern[str], Rewrite]] = [
 
 def _locations(error: GraphQLError) -> list[dict[str, int]]:
     return [
-        {"line": location.line, "column": location.column}
-        for location in error.locations or []
+        {"line": location.line, "column": location.column} for location in error.locations or []
     ]
 
 

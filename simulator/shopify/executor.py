@@ -8,6 +8,7 @@ execution the bucket is refunded the difference between requested and actual cos
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,9 +123,7 @@ def execute_admin_request(
         for d in prepared.document.definitions
         if isinstance(d, FragmentDefinitionNode)
     }
-    report = requested_cost(
-        load_admin_schema(), operation, fragments, prepared.variables
-    )
+    report = requested_cost(load_admin_schema(), operation, fragments, prepared.variables)
     outcome.requested_cost = report.requested
     refill_bucket(shop, clock())
     refusal = _refusal(shop, report.requested, report.errors)
@@ -164,14 +163,17 @@ def _prepare(body: Any) -> _Prepared | GraphQLOutcome:
         return _refused([syntax_error(parsed.syntax_error)], "invalid")
     assert parsed.document is not None  # noqa: S101 - set whenever parsing succeeded
     if parsed.validation_errors:
-        return _refused(
-            validation_errors(parsed.document, parsed.validation_errors), "invalid"
-        )
+        return _refused(validation_errors(parsed.document, parsed.validation_errors), "invalid")
     operation_name = body.get("operationName") or None
     operation = get_operation_ast(parsed.document, operation_name)
-    if operation is None:
-        return _refused([{"message": "An operation name is required"}], "invalid")
-    variables = body.get("variables") or {}
+    variables = _variables(body.get("variables"))
+    if operation is None or variables is None:
+        message = (
+            "An operation name is required"
+            if operation is None
+            else "Variables must be a JSON object"
+        )
+        return _refused([{"message": message}], "invalid")
     coerced = get_variable_values(
         load_admin_schema(), operation.variable_definitions or (), variables
     )
@@ -183,6 +185,18 @@ def _prepare(body: Any) -> _Prepared | GraphQLOutcome:
         variables=variables,
         operation_name=operation_name,
     )
+
+
+def _variables(raw: Any) -> dict[str, Any] | None:
+    """Accept variables as an object or a JSON string of one; None when invalid."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            return None
+    if raw is None:
+        return {}
+    return raw if isinstance(raw, dict) else None
 
 
 def _refusal(
@@ -249,9 +263,7 @@ def _variable_error(error: GraphQLError, variables: dict[str, Any]) -> dict[str,
     type_text = _print_type(type_node) if type_node is not None else "?"
     return {
         "message": f"Variable ${name} of type {type_text} was provided invalid value",
-        "locations": [
-            {"line": loc.line, "column": loc.column} for loc in error.locations or []
-        ],
+        "locations": [{"line": loc.line, "column": loc.column} for loc in error.locations or []],
         "extensions": {
             "code": "INVALID_VARIABLE",
             "value": variables.get(name),

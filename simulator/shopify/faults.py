@@ -62,9 +62,7 @@ class FaultInjector:
     def plan_for(self, shop: str) -> FaultPlan:
         return self._plans.get(shop) or self._plans.get(None) or FaultPlan()
 
-    def queue(
-        self, kind: FaultKind, *, shop: str | None = None, count: int = 1
-    ) -> None:
+    def queue(self, kind: FaultKind, *, shop: str | None = None, count: int = 1) -> None:
         self._queued.setdefault(shop, deque()).extend([kind] * count)
 
     def clear(self) -> None:

@@ -28,9 +28,7 @@ def parse_gid(value: str) -> tuple[str, int] | None:
 class IdAllocator:
     """Hand out increasing ids above 2**53, like Shopify's (beyond float precision)."""
 
-    def __init__(
-        self, rng: random.Random, *, start: int = 9_007_199_254_740_993
-    ) -> None:
+    def __init__(self, rng: random.Random, *, start: int = 9_007_199_254_740_993) -> None:
         self._rng = rng
         self._next = start + rng.randrange(1_000_000)
 

@@ -124,9 +124,7 @@ class FulfillmentOrder:
         return sum(item.remaining_quantity for item in self.line_items)
 
     def is_partially_fulfilled(self) -> bool:
-        return any(
-            item.remaining_quantity < item.total_quantity for item in self.line_items
-        )
+        return any(item.remaining_quantity < item.total_quantity for item in self.line_items)
 
 
 @dataclass(slots=True)

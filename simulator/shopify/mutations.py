@@ -29,15 +29,11 @@ def _fulfillment_order(shop: Shop, value: Any, field: list[str]) -> FulfillmentO
     number = require_id(value, "FulfillmentOrder")
     fulfillment_order = shop.fulfillment_orders.get(number) if number else None
     if fulfillment_order is None:
-        raise _not_found(
-            field, "Fulfillment order does not exist.", "FULFILLMENT_ORDER_NOT_FOUND"
-        )
+        raise _not_found(field, "Fulfillment order does not exist.", "FULFILLMENT_ORDER_NOT_FOUND")
     return fulfillment_order
 
 
-def _fulfillment_create(
-    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
-) -> Payload:
+def _fulfillment_create(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
     spec = args["fulfillment"]
     try:
         requests = []
@@ -79,22 +75,16 @@ def _fulfillment_by_id(ctx: ExecutionContext, value: Any, field: str) -> Any:
     return fulfillment
 
 
-def _tracking_update(
-    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
-) -> Payload:
+def _tracking_update(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
     try:
         fulfillment = _fulfillment_by_id(ctx, args["fulfillmentId"], "fulfillmentId")
-        ctx.behaviour.update_tracking(
-            ctx.shop, fulfillment, tracking=args["trackingInfoInput"]
-        )
+        ctx.behaviour.update_tracking(ctx.shop, fulfillment, tracking=args["trackingInfoInput"])
     except UserErrors as error:
         return _errors(error, fulfillment=None)
     return {"fulfillment": fulfillment, "userErrors": []}
 
 
-def _fulfillment_cancel(
-    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
-) -> Payload:
+def _fulfillment_cancel(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
     try:
         fulfillment = _fulfillment_by_id(ctx, args["id"], "id")
         ctx.behaviour.cancel_fulfillment(ctx.shop, fulfillment)
@@ -201,9 +191,7 @@ def _split(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
 def _fo_cancel(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
     try:
         fulfillment_order = _fulfillment_order(ctx.shop, args["id"], ["id"])
-        replacement = ctx.behaviour.cancel_fulfillment_order(
-            ctx.shop, fulfillment_order
-        )
+        replacement = ctx.behaviour.cancel_fulfillment_order(ctx.shop, fulfillment_order)
     except UserErrors as error:
         return _errors(error, fulfillmentOrder=None, replacementFulfillmentOrder=None)
     return {
@@ -255,9 +243,7 @@ def _order_close(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Pay
     return {"order": order, "userErrors": []}
 
 
-def _subscription_create(
-    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
-) -> Payload:
+def _subscription_create(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
     try:
         subscription = ctx.behaviour.create_subscription(
             ctx.shop,
@@ -271,21 +257,15 @@ def _subscription_create(
     return {"webhookSubscription": subscription, "userErrors": []}
 
 
-def _subscription_delete(
-    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
-) -> Payload:
+def _subscription_delete(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Payload:
     type_name, number = parse_id_argument(args["id"])
     subscription = (
-        ctx.shop.subscriptions.pop(number, None)
-        if type_name == "WebhookSubscription"
-        else None
+        ctx.shop.subscriptions.pop(number, None) if type_name == "WebhookSubscription" else None
     )
     if subscription is None:
         return {
             "deletedWebhookSubscriptionId": None,
-            "userErrors": [
-                {"field": ["id"], "message": "Webhook subscription does not exist"}
-            ],
+            "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
         }
     return {
         "deletedWebhookSubscriptionId": gid("WebhookSubscription", number),

@@ -26,9 +26,7 @@ CODE_TTL_SECONDS = 600.0
 
 def oauth_query_hmac(params: Mapping[str, str], secret: str) -> str:
     """Hex HMAC-SHA256 of the sorted query without `hmac`, as Shopify signs it."""
-    message = "&".join(
-        f"{key}={value}" for key, value in sorted(params.items()) if key != "hmac"
-    )
+    message = "&".join(f"{key}={value}" for key, value in sorted(params.items()) if key != "hmac")
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
@@ -172,6 +170,11 @@ class OAuthState:
         ):
             raise OAuthError(401, "invalid_client", "Client authentication failed.")
         grant_type = form.get("grant_type") or "authorization_code"
+        answer = self._grant(shop, form, grant_type)
+        shop.installed = True  # a granted token means the app is (re)installed
+        return answer
+
+    def _grant(self, shop: Shop, form: Mapping[str, Any], grant_type: Any) -> dict[str, Any]:
         if grant_type == "authorization_code":
             return self._from_code(shop, form)
         if grant_type == "refresh_token":
@@ -188,9 +191,7 @@ class OAuthState:
                 "scope": record.scope,
                 "expires_in": int(self.client_credentials_ttl),
             }
-        raise OAuthError(
-            400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}"
-        )
+        raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}")
 
     def _from_code(self, shop: Shop, form: Mapping[str, Any]) -> dict[str, Any]:
         grant = self._codes.get(str(form.get("code") or ""))
@@ -256,9 +257,7 @@ class OAuthState:
     def _from_refresh(self, shop: Shop, refresh_token: str) -> dict[str, Any]:
         entry = self._refresh.pop(refresh_token, None)
         if entry is None or entry[0].shop != shop.domain or self.clock() >= entry[1]:
-            raise OAuthError(
-                400, "invalid_grant", "The refresh token is invalid or has expired"
-            )
+            raise OAuthError(400, "invalid_grant", "The refresh token is invalid or has expired")
         old, _ = entry
         old.revoked = True
         return self._offline(shop, scope=old.scope, expiring=True)

@@ -63,8 +63,7 @@ def connection(
     cursors = [encode_cursor(k) for k in keys[start:end]]
     return {
         "edges": [
-            {"cursor": cursor, "node": node}
-            for cursor, node in zip(cursors, window, strict=True)
+            {"cursor": cursor, "node": node} for cursor, node in zip(cursors, window, strict=True)
         ],
         "nodes": list(window),
         "pageInfo": {

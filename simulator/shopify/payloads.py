@@ -45,9 +45,7 @@ def fulfilled_quantities(shop: Shop, order: Order) -> dict[int, int]:
         if fulfillment.status != "SUCCESS":
             continue
         for item in fulfillment.line_items:
-            fulfilled[item.line_item_id] = (
-                fulfilled.get(item.line_item_id, 0) + item.quantity
-            )
+            fulfilled[item.line_item_id] = fulfilled.get(item.line_item_id, 0) + item.quantity
     return fulfilled
 
 
@@ -61,9 +59,7 @@ def rest_fulfillment_status(shop: Shop, order: Order) -> str | None:
     return "fulfilled" if done >= wanted else "partial"
 
 
-def _line_item(
-    item: LineItem, currency: str, fulfilled: int, *, for_order: bool
-) -> dict[str, Any]:
+def _line_item(item: LineItem, currency: str, fulfilled: int, *, for_order: bool) -> dict[str, Any]:
     remaining = max(item.current_quantity - fulfilled, 0)
     status = None
     if fulfilled:
@@ -218,9 +214,7 @@ def order_payload(shop: Shop, order: Order) -> dict[str, Any]:
         "total_discounts_set": zero,
         "total_line_items_price": money_total,
         "total_line_items_price_set": _money(total, currency),
-        "total_outstanding": "0.00"
-        if order.financial_status == "paid"
-        else money_total,
+        "total_outstanding": "0.00" if order.financial_status == "paid" else money_total,
         "total_price": money_total,
         "total_price_set": _money(total, currency),
         "total_shipping_price_set": zero,
@@ -259,9 +253,7 @@ def fulfillment_payload(shop: Shop, fulfillment: Fulfillment) -> dict[str, Any]:
     company = fulfillment.tracking[0].company if fulfillment.tracking else None
     line_items = []
     for item in fulfillment.line_items:
-        body = _line_item(
-            by_line_item[item.line_item_id], order.currency, 0, for_order=False
-        )
+        body = _line_item(by_line_item[item.line_item_id], order.currency, 0, for_order=False)
         body["quantity"] = item.quantity
         line_items.append(body)
     return {
@@ -316,14 +308,10 @@ def placed_on_hold_payload(
 ) -> dict[str, Any]:
     """Return the `fulfillment_orders/placed_on_hold` webhook body."""
     brief = fulfillment_order_brief(fulfillment_order)
-    brief["fulfillment_holds"] = [
-        hold_payload(hold) for hold in fulfillment_order.holds
-    ]
+    brief["fulfillment_holds"] = [hold_payload(hold) for hold in fulfillment_order.holds]
     return {
         "fulfillment_order": brief,
-        "remaining_fulfillment_order": (
-            fulfillment_order_brief(remaining) if remaining else None
-        ),
+        "remaining_fulfillment_order": (fulfillment_order_brief(remaining) if remaining else None),
         "held_fulfillment_order_line_items": [
             {
                 "id": gid("FulfillmentOrderLineItem", item.id),

@@ -79,9 +79,7 @@ _SCALAR_ZERO: dict[str, Any] = {
 }
 
 
-def field_resolver(
-    source: Any, info: GraphQLResolveInfo[ExecutionContext], **args: Any
-) -> Any:
+def field_resolver(source: Any, info: GraphQLResolveInfo[ExecutionContext], /, **args: Any) -> Any:
     """Resolve any field of the schema (see module docstring)."""
     context: ExecutionContext = info.context
     table = RESOLVERS.get(info.parent_type.name)
@@ -91,10 +89,22 @@ def field_resolver(
         value = resolver(source, context, args)
     elif isinstance(source, dict):
         value = source.get(info.field_name, _MISSING)
-    if value is _MISSING:
+    if value is _MISSING or not _fits_enum(info.return_type, value):
         value = zero_value(info.return_type)
     context.meter.record(info.parent_type, info.return_type, value)
     return value
+
+
+def _fits_enum(type_: GraphQLOutputType, value: Any) -> bool:
+    """Return False for an enum value the field's enum does not have.
+
+    Payloads share error codes across mutations; a code another payload's enum lacks
+    becomes null (or the enum's first value) rather than a serialization error.
+    """
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if not isinstance(inner, GraphQLEnumType) or value is None:
+        return True
+    return value in inner.values
 
 
 def type_resolver(
@@ -139,11 +149,7 @@ def _find_node(shop: Shop, value: Any) -> Any:
     if type_name == "LineItem":
         order_id = shop.line_item_index.get(number)
         order = shop.orders.get(order_id) if order_id else None
-        return (
-            next((i for i in order.line_items if i.id == number), None)
-            if order
-            else None
-        )
+        return next((i for i in order.line_items if i.id == number), None) if order else None
     if type_name == "FulfillmentOrderLineItem":
         fo_id = shop.fo_line_item_index.get(number)
         fo = shop.fulfillment_orders.get(fo_id) if fo_id else None
@@ -176,9 +182,7 @@ def _orders(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Any:
         "PROCESSED_AT": lambda o: (o.created_at.timestamp(), o.id),
         "ORDER_NUMBER": lambda o: (o.number, o.id),
     }
-    return connection(
-        orders, args, key=key_functions.get(sort_key, lambda o: (o.id, o.id))
-    )
+    return connection(orders, args, key=key_functions.get(sort_key, lambda o: (o.id, o.id)))
 
 
 def _fulfillment_orders(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Any:
@@ -191,9 +195,7 @@ def _fulfillment_orders(_root: Any, ctx: ExecutionContext, args: dict[str, Any])
     return connection(items, args, key=lambda fo: (fo.id, fo.id))
 
 
-def _webhook_subscriptions(
-    _root: Any, ctx: ExecutionContext, args: dict[str, Any]
-) -> Any:
+def _webhook_subscriptions(_root: Any, ctx: ExecutionContext, args: dict[str, Any]) -> Any:
     topics = set(args.get("topics") or [])
     uri = args.get("uri") or args.get("callbackUrl")
     items = [
@@ -219,7 +221,11 @@ QUERY_RESOLVERS: dict[str, Resolver] = {
     "fulfillmentOrder": _by_id("fulfillment_orders", "FulfillmentOrder"),
     "fulfillmentOrders": _fulfillment_orders,
     "fulfillment": _by_id("fulfillments", "Fulfillment"),
-    "location": _by_id("locations", "Location"),
+    "location": lambda _r, ctx, a: (
+        _by_id("locations", "Location")(_r, ctx, a)
+        if a.get("id")
+        else ctx.shop.locations[ctx.shop.primary_location_id]
+    ),
     "locations": lambda _r, ctx, a: connection(
         list(ctx.shop.locations.values()), a, key=lambda loc: (loc.id, loc.id)
     ),
@@ -270,17 +276,13 @@ def _display_fulfillment_status(shop: Shop, order: Order) -> str:
     return "UNFULFILLED"
 
 
-def _order_fulfillments(
-    order: Order, ctx: ExecutionContext, args: dict[str, Any]
-) -> Any:
+def _order_fulfillments(order: Order, ctx: ExecutionContext, args: dict[str, Any]) -> Any:
     items = [ctx.shop.fulfillments[i] for i in order.fulfillment_ids]
     first = args.get("first")
     return items[:first] if isinstance(first, int) else items
 
 
-def _order_fulfillment_orders(
-    order: Order, ctx: ExecutionContext, args: dict[str, Any]
-) -> Any:
+def _order_fulfillment_orders(order: Order, ctx: ExecutionContext, args: dict[str, Any]) -> Any:
     items = [ctx.shop.fulfillment_orders[i] for i in order.fulfillment_order_ids]
     return connection(items, args, key=lambda fo: (fo.id, fo.id))
 
@@ -296,9 +298,7 @@ def _customer(order: Order, _ctx: ExecutionContext, _args: dict[str, Any]) -> An
         "email": customer.get("email"),
         "phone": customer.get("phone"),
         "displayName": " ".join(
-            part
-            for part in (customer.get("first_name"), customer.get("last_name"))
-            if part
+            part for part in (customer.get("first_name"), customer.get("last_name")) if part
         ),
     }
 
@@ -348,9 +348,7 @@ ORDER_RESOLVERS: dict[str, Resolver] = {
     "displayFulfillmentStatus": lambda o, c, _a: _display_fulfillment_status(c.shop, o),
     "fullyPaid": lambda o, _c, _a: o.financial_status == "paid",
     "unpaid": lambda o, _c, _a: o.financial_status in {"pending", "authorized"},
-    "requiresShipping": lambda o, _c, _a: any(
-        i.requires_shipping for i in o.line_items
-    ),
+    "requiresShipping": lambda o, _c, _a: any(i.requires_shipping for i in o.line_items),
     "fulfillable": lambda o, c, _a: any(
         c.shop.fulfillment_orders[i].status
         in {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.IN_PROGRESS}
@@ -361,9 +359,7 @@ ORDER_RESOLVERS: dict[str, Resolver] = {
     ],
     "customer": _customer,
     "shippingAddress": _address,
-    "lineItems": lambda o, _c, a: connection(
-        o.line_items, a, key=lambda i: (i.id, i.id)
-    ),
+    "lineItems": lambda o, _c, a: connection(o.line_items, a, key=lambda i: (i.id, i.id)),
     "fulfillmentOrders": _order_fulfillment_orders,
     "fulfillments": _order_fulfillments,
 }
@@ -408,9 +404,7 @@ LINE_ITEM_RESOLVERS: dict[str, Resolver] = {
 }
 
 
-def _line_item_of(
-    item: FulfillmentOrderLineItem | FulfillmentLineItem, shop: Shop
-) -> Any:
+def _line_item_of(item: FulfillmentOrderLineItem | FulfillmentLineItem, shop: Shop) -> Any:
     order = shop.orders[shop.line_item_index[item.line_item_id]]
     return next(i for i in order.line_items if i.id == item.line_item_id)
 
@@ -437,9 +431,7 @@ FULFILLMENT_ORDER_RESOLVERS: dict[str, Resolver] = {
         {"action": action} for action in supported_actions(c.shop, fo)
     ],
     "fulfillmentHolds": lambda fo, _c, _a: list(fo.holds),
-    "lineItems": lambda fo, _c, a: connection(
-        fo.line_items, a, key=lambda i: (i.id, i.id)
-    ),
+    "lineItems": lambda fo, _c, a: connection(fo.line_items, a, key=lambda i: (i.id, i.id)),
     "order": lambda fo, c, _a: c.shop.orders[fo.order_id],
     "fulfillments": _fo_fulfillments,
 }
@@ -465,9 +457,7 @@ HOLD_RESOLVERS: dict[str, Resolver] = {
 
 
 def _tracking_info(f: Fulfillment, _ctx: ExecutionContext, args: dict[str, Any]) -> Any:
-    entries = [
-        {"number": t.number, "url": t.url, "company": t.company} for t in f.tracking
-    ]
+    entries = [{"number": t.number, "url": t.url, "company": t.company} for t in f.tracking]
     first = args.get("first")
     return entries[:first] if isinstance(first, int) else entries
 
@@ -477,9 +467,7 @@ FULFILLMENT_RESOLVERS: dict[str, Resolver] = {
     "legacyResourceId": lambda f, _c, _a: str(f.id),
     "name": lambda f, _c, _a: f.name,
     "status": lambda f, _c, _a: f.status,
-    "displayStatus": lambda f, _c, _a: (
-        "FULFILLED" if f.status == "SUCCESS" else "CANCELED"
-    ),
+    "displayStatus": lambda f, _c, _a: "FULFILLED" if f.status == "SUCCESS" else "CANCELED",
     "createdAt": lambda f, _c, _a: graphql_datetime(f.created_at),
     "updatedAt": lambda f, _c, _a: graphql_datetime(f.updated_at),
     "totalQuantity": lambda f, _c, _a: f.total_quantity(),

@@ -74,9 +74,7 @@ def _field_predicate(
         if moment is None:
             return None
         attribute = "created_at" if key == "processed_at" else key
-        return lambda _shop, order: _compare_time(
-            getattr(order, attribute), moment, compare
-        )
+        return lambda _shop, order: _compare_time(getattr(order, attribute), moment, compare)
     if key == "status":
         return _status_predicate(value.lower())
     if key == "fulfillment_status":
@@ -94,9 +92,7 @@ def _field_predicate(
     return simple.get(key)
 
 
-def _compare_time(
-    actual: datetime, moment: datetime, compare: Callable[[Any, Any], bool]
-) -> bool:
+def _compare_time(actual: datetime, moment: datetime, compare: Callable[[Any, Any], bool]) -> bool:
     # Shopify's timestamps have second precision; compare at that precision.
     return compare(actual.replace(microsecond=0), moment)
 

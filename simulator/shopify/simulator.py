@@ -83,8 +83,11 @@ class ShopifySimulator:
         http_client: httpx.AsyncClient | None = None,
         require_https_webhooks: bool = True,
         default_webhook_url: str | None = None,
+        throttled_status: int = 200,
     ) -> None:
         self.rng = random.Random(seed)
+        # Shopify's HTTP status for THROTTLED is unconfirmed (200 or 429); test both.
+        self.throttled_status = throttled_status
         self.clock = clock
         self.sleep = sleep
         self.routing_delay = routing_delay
@@ -99,9 +102,7 @@ class ShopifySimulator:
         self.outbox = WebhookOutbox(rng=self.rng, clock=clock, wall=self.now)
         if default_webhook_url:
             self.outbox.default_urls[None] = default_webhook_url
-        self.behaviour = ShopBehaviour(
-            ids=self.ids, now=self.now, emit=self.outbox.enqueue
-        )
+        self.behaviour = ShopBehaviour(ids=self.ids, now=self.now, emit=self.outbox.enqueue)
         self.faults = FaultInjector(random.Random(seed + 1))
         self.oauth = OAuthState(
             rng=self.rng,
@@ -162,9 +163,7 @@ class ShopifySimulator:
             bucket_updated_at=self.clock(),
         )
         shop.bucket_available = shop.bucket_size
-        shop.primary_location_id = self.behaviour.add_location(
-            shop, name="Shop location"
-        ).id
+        shop.primary_location_id = self.behaviour.add_location(shop, name="Shop location").id
         self.shops[domain] = shop
         token = self.oauth.issue(
             domain,
@@ -191,9 +190,7 @@ class ShopifySimulator:
 
     def add_location(self, domain: str, name: str) -> str:
         """Add (or find) a location by name; return its global id."""
-        return gid(
-            "Location", self.behaviour.add_location(self.shop(domain), name=name).id
-        )
+        return gid("Location", self.behaviour.add_location(self.shop(domain), name=name).id)
 
     def uninstall_app(self, domain: str) -> None:
         """Uninstall the app: send `app/uninstalled` and revoke every token."""
@@ -274,8 +271,7 @@ class ShopifySimulator:
                 continue
             for order in list(shop.orders.values()):
                 created += [
-                    gid("FulfillmentOrder", fo.id)
-                    for fo in self.behaviour.route_order(shop, order)
+                    gid("FulfillmentOrder", fo.id) for fo in self.behaviour.route_order(shop, order)
                 ]
         return created
 
@@ -322,14 +318,10 @@ class ShopifySimulator:
             "fulfillment_ids": [gid("Fulfillment", i) for i in order.fulfillment_ids],
         }
 
-    def cancel_order(
-        self, domain: str, order_id: IdLike, *, reason: str = "CUSTOMER"
-    ) -> None:
+    def cancel_order(self, domain: str, order_id: IdLike, *, reason: str = "CUSTOMER") -> None:
         """Cancel an order as the merchant would (its open FOs close)."""
         self.tick()
-        self.behaviour.cancel_order(
-            self.shop(domain), self._order(domain, order_id), reason=reason
-        )
+        self.behaviour.cancel_order(self.shop(domain), self._order(domain, order_id), reason=reason)
 
     def close_order(self, domain: str, order_id: IdLike) -> None:
         """Archive (close) an order."""
@@ -345,10 +337,7 @@ class ShopifySimulator:
         self.tick()
         shop = self.shop(domain)
         order = self._order(domain, order_id)
-        return [
-            _fo_summary(shop, shop.fulfillment_orders[i])
-            for i in order.fulfillment_order_ids
-        ]
+        return [_fo_summary(shop, shop.fulfillment_orders[i]) for i in order.fulfillment_order_ids]
 
     def hold_fulfillment_order(
         self,
@@ -391,9 +380,7 @@ class ShopifySimulator:
         )
         return gid("FulfillmentOrder", remaining.id)
 
-    def move_fulfillment_order(
-        self, domain: str, fo_id: IdLike, *, location: str
-    ) -> str:
+    def move_fulfillment_order(self, domain: str, fo_id: IdLike, *, location: str) -> str:
         """Move an FO's remaining items to another location (name or id); new FO id."""
         self.tick()
         shop = self.shop(domain)
@@ -402,9 +389,7 @@ class ShopifySimulator:
             if location.startswith("gid://") or location.isdigit()
             else self.behaviour.add_location(shop, name=location).id
         )
-        moved = self.behaviour.move(
-            shop, self._fo(domain, fo_id), location_id=location_id
-        )
+        moved = self.behaviour.move(shop, self._fo(domain, fo_id), location_id=location_id)
         return gid("FulfillmentOrder", moved.id)
 
     def cancel_fulfillment_order(
@@ -418,9 +403,7 @@ class ShopifySimulator:
 
     def close_fulfillment_order(self, domain: str, fo_id: IdLike) -> None:
         """Mark an FO incomplete: nothing more can be fulfilled from it."""
-        self.behaviour.close_fulfillment_order(
-            self.shop(domain), self._fo(domain, fo_id)
-        )
+        self.behaviour.close_fulfillment_order(self.shop(domain), self._fo(domain, fo_id))
 
     # ------------------------------------------------------------ fulfilments
 
@@ -465,9 +448,7 @@ class ShopifySimulator:
 
     def cancel_fulfillment(self, domain: str, fulfillment_id: IdLike) -> None:
         shop = self.shop(domain)
-        self.behaviour.cancel_fulfillment(
-            shop, shop.fulfillments[_number(fulfillment_id)]
-        )
+        self.behaviour.cancel_fulfillment(shop, shop.fulfillments[_number(fulfillment_id)])
 
     def update_tracking(
         self,
@@ -485,9 +466,7 @@ class ShopifySimulator:
             tracking={"number": number, "company": company, "url": url},
         )
 
-    def fulfillments(
-        self, domain: str, order_id: IdLike | None = None
-    ) -> list[dict[str, Any]]:
+    def fulfillments(self, domain: str, order_id: IdLike | None = None) -> list[dict[str, Any]]:
         """Return fulfillments (of one order, or of the whole shop) as plain dicts."""
         shop = self.shop(domain)
         if order_id is None:
@@ -522,18 +501,14 @@ class ShopifySimulator:
             for s in self.shop(domain).subscriptions.values()
         ]
 
-    def set_webhook_knobs(
-        self, knobs: WebhookKnobs | None, *, domain: str | None = None
-    ) -> None:
+    def set_webhook_knobs(self, knobs: WebhookKnobs | None, *, domain: str | None = None) -> None:
         """Set delivery knobs for one shop, or for all shops (`domain=None`)."""
         if knobs is None:
             self.outbox.knobs.pop(domain, None)
         else:
             self.outbox.knobs[domain] = knobs
 
-    def set_default_webhook_url(
-        self, url: str | None, *, domain: str | None = None
-    ) -> None:
+    def set_default_webhook_url(self, url: str | None, *, domain: str | None = None) -> None:
         """Send every topic to `url` too (like an app-config subscription)."""
         if domain is not None:
             self.shop(domain).default_webhook_url = url
@@ -548,14 +523,10 @@ class ShopifySimulator:
             self._http_client = httpx.AsyncClient()
         return self._http_client
 
-    async def deliver_webhooks(
-        self, *, include_future: bool = False
-    ) -> list[DeliveryRecord]:
+    async def deliver_webhooks(self, *, include_future: bool = False) -> list[DeliveryRecord]:
         """Send due webhooks (all with `include_future`); return what happened."""
         self.tick()
-        return await self.outbox.flush(
-            self.http_client, self.shops, include_future=include_future
-        )
+        return await self.outbox.flush(self.http_client, self.shops, include_future=include_future)
 
     def pending_webhooks(self) -> int:
         return len(self.outbox.pending)
@@ -564,9 +535,7 @@ class ShopifySimulator:
     def webhook_log(self) -> list[DeliveryRecord]:
         return self.outbox.log
 
-    def start_background_delivery(
-        self, *, interval: float = 0.05
-    ) -> asyncio.Task[None]:
+    def start_background_delivery(self, *, interval: float = 0.05) -> asyncio.Task[None]:
         """Deliver due webhooks every `interval` seconds until stopped."""
 
         async def loop() -> None:
@@ -674,8 +643,7 @@ def _fulfillment_summary(fulfillment: Fulfillment) -> dict[str, Any]:
             gid("FulfillmentOrder", i) for i in fulfillment.fulfillment_order_ids
         ],
         "tracking": [
-            {"number": t.number, "company": t.company, "url": t.url}
-            for t in fulfillment.tracking
+            {"number": t.number, "company": t.company, "url": t.url} for t in fulfillment.tracking
         ],
         "line_items": [
             {"line_item_id": gid("LineItem", i.line_item_id), "quantity": i.quantity}

@@ -190,9 +190,7 @@ class WebhookOutbox:
                         self._after_attempt(delivery, shops, ok=ok)
             return self.log[start:]
 
-    def _still_subscribed(
-        self, delivery: PendingDelivery, shops: dict[str, Shop]
-    ) -> bool:
+    def _still_subscribed(self, delivery: PendingDelivery, shops: dict[str, Shop]) -> bool:
         if delivery.subscription_id is None:
             return True
         shop = shops.get(delivery.shop)
@@ -237,15 +235,11 @@ class WebhookOutbox:
             subscription.consecutive_failures += 1
             if subscription.consecutive_failures >= knobs.failures_before_removal:
                 del shop.subscriptions[subscription.id]
-                self.pending = [
-                    d for d in self.pending if d.subscription_id != subscription.id
-                ]
+                self.pending = [d for d in self.pending if d.subscription_id != subscription.id]
                 self._record(delivery, "subscription_removed", None)
                 return
         if delivery.attempt <= knobs.max_retries:
-            delivery.due_at = self.clock() + knobs.retry_base_seconds * 2 ** (
-                delivery.attempt - 1
-            )
+            delivery.due_at = self.clock() + knobs.retry_base_seconds * 2 ** (delivery.attempt - 1)
             delivery.attempt += 1
             self.pending.append(delivery)
 
@@ -275,7 +269,5 @@ class WebhookOutbox:
 
 def _encode(payload: dict[str, Any], include_fields: list[str]) -> bytes:
     if include_fields:
-        payload = {
-            key: value for key, value in payload.items() if key in include_fields
-        }
+        payload = {key: value for key, value in payload.items() if key in include_fields}
     return json.dumps(payload, separators=(",", ":")).encode()

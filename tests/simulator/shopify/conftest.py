@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from shopsim_helpers import SHOP, AdminClient, WebhookReceiver
 
 from simulator.shopify import ManualClock, ShopCredentials, ShopifySimulator
+from tests.simulator.shopify.shopsim_helpers import SHOP, AdminClient, WebhookReceiver
 
 
 @pytest.fixture

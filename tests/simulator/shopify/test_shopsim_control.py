@@ -7,10 +7,10 @@ import json
 
 import httpx
 import pytest
-from shopsim_helpers import SHOP, WebhookReceiver
 
 from simulator.__main__ import main
 from simulator.shopify import ShopifySimulator, WebhookKnobs
+from tests.simulator.shopify.shopsim_helpers import SHOP, WebhookReceiver
 
 
 async def test_control_endpoints_drive_a_shop_end_to_end() -> None:
@@ -108,3 +108,15 @@ def test_cli_has_a_shopify_subcommand(capsys: pytest.CaptureFixture[str]) -> Non
         main(["shopify", "--help"])
     assert exit_info.value.code == 0
     assert "--port" in capsys.readouterr().out
+
+
+async def test_control_endpoint_with_bad_arguments_answers_400() -> None:
+    sim = ShopifySimulator(seed=5)
+    transport = httpx.ASGITransport(app=sim.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        unknown_shop = await http.post(f"/_sim/shops/{SHOP}/orders", json={"line_items": []})
+        assert unknown_shop.status_code == 400
+        await http.post("/_sim/shops", json={"domain": SHOP})
+        bad_kwargs = await http.post(f"/_sim/shops/{SHOP}/orders", json={"nope": 1})
+        assert bad_kwargs.status_code == 400
+    await sim.aclose()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from shopsim_helpers import SHOP, AdminClient
-
 from simulator.shopify import ManualClock, ShopifySimulator
+from tests.simulator.shopify.shopsim_helpers import SHOP, AdminClient
 
 NESTED = """
 { orders(first: 10) {
@@ -107,3 +106,13 @@ async def test_plus_plan_has_larger_bucket_and_rate(sim: ShopifySimulator) -> No
     sim.add_shop("plus.myshopify.com", plan="plus")
     shop = sim.shop("plus.myshopify.com")
     assert (shop.bucket_size, shop.restore_rate) == (20000.0, 1000.0)
+
+
+async def test_throttled_http_status_is_configurable(
+    sim: ShopifySimulator, admin: AdminClient
+) -> None:
+    sim.throttled_status = 429
+    sim.shop(SHOP).bucket_available = 0
+    response = await admin.post({"query": "{ shop { id } }"})
+    assert response.status_code == 429
+    assert response.json()["errors"][0]["extensions"]["code"] == "THROTTLED"

@@ -6,14 +6,14 @@ import asyncio
 
 import httpx
 import pytest
-from shopsim_helpers import (
+
+from simulator.shopify import FaultKind, FaultPlan, ManualClock, ShopifySimulator
+from tests.simulator.shopify.shopsim_helpers import (
     API_PATH,
     FULFILLMENT_CREATE,
     SHOP,
     AdminClient,
 )
-
-from simulator.shopify import FaultKind, FaultPlan, ManualClock, ShopifySimulator
 
 SHOP_QUERY = {"query": "{ shop { id } }"}
 

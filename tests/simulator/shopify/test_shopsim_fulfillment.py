@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from shopsim_helpers import (
+
+from simulator.shopify import ManualClock, ShopifySimulator
+from tests.simulator.shopify.shopsim_helpers import (
     FULFILLMENT_CREATE,
     ORDER_FOS,
     SHOP,
     AdminClient,
 )
-
-from simulator.shopify import ManualClock, ShopifySimulator
 
 
 async def _order_fos(admin: AdminClient, order_id: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from shopsim_helpers import SHOP, AdminClient
 
 from simulator.shopify import (
     INVALID_TOKEN_BODY,
@@ -16,6 +15,7 @@ from simulator.shopify import (
     ShopifySimulator,
     oauth_query_hmac,
 )
+from tests.simulator.shopify.shopsim_helpers import SHOP, AdminClient
 
 REDIRECT = "https://app.example.com/auth/callback"
 
@@ -166,3 +166,29 @@ async def test_revoked_token_gets_401(sim: ShopifySimulator, admin: AdminClient)
     assert (await admin.post({"query": "{ shop { id } }"})).status_code == 200
     assert sim.revoke_token(SHOP, admin.token) == 1
     assert (await admin.post({"query": "{ shop { id } }"})).status_code == 401
+
+
+async def test_per_user_grant_gives_an_online_token_with_its_user(
+    creds: ShopCredentials, http: httpx.AsyncClient
+) -> None:
+    code = (await _authorize(http, creds, **{"grant_options[]": "per-user"}))["code"]
+    body = (await _token(http, creds, code=code)).json()
+    assert body["access_token"].startswith("shpua_")
+    assert body["expires_in"] == 86399
+    assert body["associated_user"]["account_owner"] is True
+    assert body["associated_user_scope"] == "read_orders,write_fulfillments"
+
+
+async def test_reinstall_after_uninstall_gives_a_working_token(
+    sim: ShopifySimulator, creds: ShopCredentials, http: httpx.AsyncClient
+) -> None:
+    sim.uninstall_app(SHOP)
+    code = (await _authorize(http, creds))["code"]
+    token = (await _token(http, creds, code=code)).json()["access_token"]
+    response = await http.post(
+        "/admin/api/2026-10/graphql.json",
+        json={"query": "{ shop { id } }"},
+        headers={"X-Shopify-Access-Token": token},
+    )
+    assert response.status_code == 200
+    assert sim.shop(SHOP).installed

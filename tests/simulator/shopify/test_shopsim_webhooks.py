@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shopsim_helpers import SHOP, AdminClient, WebhookReceiver
 
 from simulator.shopify import ManualClock, ShopifySimulator, WebhookKnobs
+from tests.simulator.shopify.shopsim_helpers import SHOP, AdminClient, WebhookReceiver
 
 SAMPLES = Path(__file__).with_name("samples")
 HOOK_URL = "https://app.example.com/hooks"
@@ -225,3 +225,23 @@ async def test_uninstall_sends_app_uninstalled_and_revokes_tokens(
     assert headers["x-shopify-topic"] == "app/uninstalled"
     assert json.loads(body)["myshopify_domain"] == SHOP
     assert (await admin.post({"query": "{ shop { id } }"})).status_code == 401
+
+
+async def test_placed_on_hold_payload_has_the_documented_keys(
+    sim: ShopifySimulator, admin: AdminClient, receiver: WebhookReceiver
+) -> None:
+    await _subscribe(admin, "FULFILLMENT_ORDERS_PLACED_ON_HOLD")
+    sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}])
+    fo_id = sim.route_orders()[0]
+    hold_id = sim.hold_fulfillment_order(SHOP, fo_id, reason="OTHER", handle="h-1")
+    sim.hold_fulfillment_order(SHOP, fo_id, reason="OTHER", handle="h-2")
+    await sim.deliver_webhooks()
+    assert len(receiver.received) == 1  # only the first hold fires the topic
+    payload = json.loads(receiver.received[0][1])
+    sample = json.loads(
+        (SAMPLES / "shopify-fulfillment_orders-placed_on_hold.docs-2026-01.json").read_text()
+    )
+    assert list(payload) == list(sample)
+    assert list(payload["created_fulfillment_hold"]) == list(sample["created_fulfillment_hold"])
+    assert payload["created_fulfillment_hold"]["id"] == hold_id
+    assert payload["fulfillment_order"]["status"] == "on_hold"

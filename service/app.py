@@ -9,7 +9,17 @@ from fastapi import FastAPI
 from service.errors import install_error_handlers
 from service.ingest.edge import close_ingest_edge
 from service.responses import JsonResponse
-from service.routes import health, metrics, oauth, shops, sync, webhooks_shopify
+from service.routes import (
+    deliveries,
+    health,
+    metrics,
+    oauth,
+    shops,
+    supplier_accounts,
+    sync,
+    webhooks_shopify,
+    webhooks_suppliers,
+)
 from service.runtime import Resources, Runtime
 
 __all__ = ["create_app"]
@@ -42,5 +52,11 @@ def create_app(
     install_error_handlers(app)
     for router in (health.router, shops.router, metrics.router, oauth.router, sync.router):
         app.include_router(router)
-    app.include_router(webhooks_shopify.router)
+    for ingest_router in (
+        webhooks_shopify.router,
+        webhooks_suppliers.router,
+        deliveries.router,
+        supplier_accounts.router,
+    ):
+        app.include_router(ingest_router)
     return app

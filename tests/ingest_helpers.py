@@ -10,7 +10,9 @@ from pathlib import Path
 import asyncpg
 import orjson
 
+from schema.queries.inbox import NewShopifyDelivery, insert_shopify_deliveries
 from schema.secrets import SecretBox
+from service.ingest.shopify_headers import parse_triggered_at
 from service.shops import AppKind, ShopRegistration, register_shop
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "sample",
     "shopify_headers",
     "sign",
+    "store_delivery",
 ]
 
 # Shopify's documented payloads, copied into the repository by the core tests.
@@ -130,3 +133,35 @@ def order_body(
             "fulfillments": [],
         }
     )
+
+
+_counter = 0
+
+
+async def store_delivery(
+    pool: asyncpg.Pool,
+    shop_id: int,
+    body: bytes | None,
+    *,
+    topic: str,
+    triggered_at: str | None = "2026-01-01T15:00:00+00:00",
+) -> None:
+    global _counter  # noqa: PLW0603  (unique webhook ids within a run)
+    """Store one Shopify delivery directly, as the receiver would."""
+    _counter += 1
+    async with pool.acquire() as connection:
+        await insert_shopify_deliveries(
+            connection,
+            [
+                NewShopifyDelivery(
+                    shop_id=shop_id,
+                    webhook_id=f"wh-{_counter}",
+                    event_id=None,
+                    topic=topic,
+                    api_version="2026-10",
+                    triggered_at=parse_triggered_at(triggered_at),
+                    headers={},
+                    body=body or b"",
+                )
+            ],
+        )

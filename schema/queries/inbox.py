@@ -248,7 +248,7 @@ _RECORD_OUTCOMES = """
         status = t.status,
         error = t.error,
         attempts = d.attempts + 1,
-        applied_at = CASE WHEN t.status = 'pending' THEN NULL ELSE now() END,
+        applied_at = CASE WHEN t.status = 'pending' THEN NULL ELSE clock_timestamp() END,
         next_attempt_at = CASE WHEN t.status = 'pending'
                                THEN now() + t.retry_in ELSE NULL END
     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::interval[])

@@ -155,7 +155,12 @@ async def upsert_orders(
 async def _replace_line_items(
     connection: Connection, *, shop_id: int, orders: Sequence[OrderSnapshot]
 ) -> None:
-    lines = [(order.order_id, line) for order in orders for line in order.line_items]
+    # A line item id names one line of one order; should a payload repeat one, the last wins
+    # rather than failing the whole batch.
+    unique = {
+        line.line_item_id: (order.order_id, line) for order in orders for line in order.line_items
+    }
+    lines = [unique[key] for key in sorted(unique)]
     await connection.execute(
         """
         WITH incoming AS (
@@ -291,7 +296,10 @@ async def upsert_fulfillments(
     )
     written = {row["fulfillment_id"] for row in rows}
     chosen = [f for f in newest if f.fulfillment_id in written]
-    lines = [(f, line) for f in chosen for line in f.line_items]
+    unique = {
+        (f.fulfillment_id, line.line_item_id): (f, line) for f in chosen for line in f.line_items
+    }
+    lines = [unique[key] for key in sorted(unique)]
     if chosen:
         await connection.execute(
             """

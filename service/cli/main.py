@@ -2,7 +2,7 @@
 
 import typer
 
-from service.cli import admin, run, sync
+from service.cli import admin, ingest, run, sync
 
 __all__ = ["app"]
 
@@ -21,3 +21,5 @@ admin.shops.command("cutover")(sync.shops_cutover)
 app.add_typer(admin.shops, name="shops")
 app.add_typer(admin.tokens, name="tokens")
 app.add_typer(admin.keys, name="keys")
+app.add_typer(ingest.suppliers, name="suppliers")
+app.command()(ingest.replay)

@@ -8,6 +8,7 @@ from schema.queries.inbox import (
     insert_shopify_deliveries,
     insert_supplier_deliveries,
 )
+from service.ingest.account_cache import SupplierAccountCache
 from service.ingest.group_commit import GroupCommitWriter
 from service.ingest.nudger import ApplyNudger
 from service.ingest.secret_cache import ShopSecretCache
@@ -21,6 +22,7 @@ __all__ = ["IngestEdge", "close_ingest_edge", "ingest_edge"]
 class IngestEdge:
     resources: Resources
     secrets: ShopSecretCache
+    accounts: SupplierAccountCache
     shopify_inbox: GroupCommitWriter[NewShopifyDelivery]
     supplier_inbox: GroupCommitWriter[NewSupplierDelivery]
     shopify_nudger: ApplyNudger
@@ -41,6 +43,7 @@ def _build(resources: Resources) -> IngestEdge:
     return IngestEdge(
         resources=resources,
         secrets=ShopSecretCache(resources.pool, resources.runtime.secrets),
+        accounts=SupplierAccountCache(resources.pool, resources.runtime.secrets),
         shopify_inbox=GroupCommitWriter(
             resources.pool,
             insert_shopify_deliveries,

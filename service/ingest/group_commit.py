@@ -1,10 +1,11 @@
 """Group commit: concurrent requests share one transaction, each answered after its commit.
 
-A request hands its row to the writer and awaits a future. Whoever finds the writer idle starts
-a flush task; the task takes every row queued so far, inserts them in one statement and one
-transaction, resolves their futures, and repeats until the queue is empty, then ends. At low
-load a batch is one row and nothing waits; under load, rows that arrive during a commit ride the
-next one, so the commit rate stops being the ceiling. No task outlives the work.
+A request hands its row to the writer and awaits a future. Up to `max_in_flight` flush tasks run
+at once; each takes every row queued so far, inserts them in one statement and one transaction,
+resolves their futures, and repeats until the queue is empty, then ends. At low load a batch is
+one row and nothing waits; under load, rows that arrive during a commit ride the next one, so
+the commit rate stops being the ceiling, and two flushes in flight keep the database busy while
+the other one waits on its fsync. No task outlives the work.
 """
 
 import asyncio
@@ -32,14 +33,16 @@ class GroupCommitWriter(Generic[RowT]):
         flush: Flush[RowT],
         *,
         max_batch: int = 500,
+        max_in_flight: int = 2,
         after_commit: AfterCommit[RowT] | None = None,
     ) -> None:
         self._pool = pool
         self._flush = flush
         self._max_batch = max_batch
         self._after_commit = after_commit
+        self._max_in_flight = max_in_flight
         self._queue: list[tuple[RowT, asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def write(self, row: RowT) -> None:
         """Return once `row` is committed; raise what the commit raised.
@@ -49,20 +52,25 @@ class GroupCommitWriter(Generic[RowT]):
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((row, future))
-        if self._task is None:
-            self._task = asyncio.create_task(self._drain())
+        if len(self._tasks) < self._max_in_flight:
+            self._start_drain()
         await future
 
+    def _start_drain(self) -> None:
+        task = asyncio.create_task(self._drain())
+        self._tasks.add(task)
+        task.add_done_callback(self._drained)
+
+    def _drained(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._queue and len(self._tasks) < self._max_in_flight:
+            self._start_drain()  # rows queued while the last commit was finishing
+
     async def _drain(self) -> None:
-        try:
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                await self._commit(batch)
-        finally:
-            self._task = None
-            if self._queue:  # rows queued while the last commit was finishing
-                self._task = asyncio.create_task(self._drain())
+        while self._queue:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[RowT, asyncio.Future[None]]]) -> None:
         rows = [row for row, _ in batch]
@@ -84,5 +92,7 @@ class GroupCommitWriter(Generic[RowT]):
     async def wait_idle(self, *, grace_seconds: float = 5.0) -> None:
         """Wait (bounded) for the current task to finish; used at shutdown."""
         deadline = asyncio.get_running_loop().time() + grace_seconds
-        while self._task is not None and asyncio.get_running_loop().time() < deadline:
-            await asyncio.wait({self._task}, timeout=deadline - asyncio.get_running_loop().time())
+        while self._tasks and asyncio.get_running_loop().time() < deadline:
+            await asyncio.wait(
+                set(self._tasks), timeout=deadline - asyncio.get_running_loop().time()
+            )

@@ -32,11 +32,22 @@ class ApplyNudger:
         self._keys: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self._paused_until = 0.0
+        self._last_nudge: dict[int, float] = {}
 
     def nudge(self, keys: set[int]) -> None:
-        if time.monotonic() < self._paused_until:
+        now = time.monotonic()
+        if now < self._paused_until:
             return
-        self._keys |= keys
+        # One nudge per key per bucket is enough (the job drains everything due), and it keeps
+        # Redis round trips off the hot path under load.
+        fresh = {key for key in keys if self._last_nudge.get(key, 0.0) + _BUCKET_SECONDS <= now}
+        if not fresh:
+            return
+        for key in fresh:
+            self._last_nudge[key] = now
+        if len(self._last_nudge) > 10_000:
+            self._last_nudge.clear()
+        self._keys |= fresh
         if self._task is None:
             self._task = asyncio.create_task(self._drain())
 

@@ -33,7 +33,7 @@ from service.ingest.shopify_headers import (
 )
 from service.runtime import Resources
 
-__all__ = ["router", "signature_matches"]
+__all__ = ["header_map", "router", "signature_matches", "verified_shop"]
 
 log = structlog.get_logger()
 
@@ -63,10 +63,24 @@ def _content_type_problem(content_type: str | None) -> str | None:
     return f"unexpected content type {content_type or '(none)'!r}; expected application/json"
 
 
-async def _verified_shop(request: Request, resources: Resources, body: bytes) -> int | Response:
+def header_map(request: Request) -> dict[str, str]:
+    """The request's headers as a plain dict, lower-case names, read once.
+
+    Starlette's `Headers.get` scans and decodes every header on each call; a delivery reads a
+    dozen of them, so one pass is cheaper. Repeated headers keep their last value.
+    """
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in request.scope["headers"]
+    }
+
+
+async def verified_shop(
+    request: Request, resources: Resources, body: bytes, headers: dict[str, str]
+) -> int | Response:
     """The shop id of an authentic delivery, or the 401 to answer."""
-    signature = shopify_header(request.headers, "hmac-sha256")
-    domain = shopify_header(request.headers, "shop-domain")
+    signature = shopify_header(headers, "hmac-sha256")
+    domain = shopify_header(headers, "shop-domain")
     if signature is None:
         return error_response(401, "missing_signature", "X-Shopify-Hmac-Sha256 header is required")
     if domain is None:
@@ -86,8 +100,7 @@ async def _verified_shop(request: Request, resources: Resources, body: bytes) ->
     return shop.shop_id
 
 
-def _delivery(request: Request, shop_id: int, body: bytes) -> NewShopifyDelivery:
-    headers = request.headers
+def _delivery(headers: dict[str, str], shop_id: int, body: bytes) -> NewShopifyDelivery:
     topic = shopify_header(headers, "topic")
     kept = {name: value for name in KEPT_HEADERS if (value := shopify_header(headers, name))}
     content_type = headers.get("content-type")
@@ -124,10 +137,11 @@ async def receive_shopify_webhook(request: Request) -> Response:
         return error_response(413, "payload_too_large", str(error))
     try:
         async with asyncio.timeout(settings.db_timeout.total_seconds()):
-            verified = await _verified_shop(request, resources, body)
+            headers = header_map(request)
+            verified = await verified_shop(request, resources, body, headers)
             if isinstance(verified, Response):
                 return verified
-            delivery = _delivery(request, verified, body)
+            delivery = _delivery(headers, verified, body)
             await ingest_edge(request.app.state, resources).shopify_inbox.write(delivery)
     except Exception as error:  # noqa: BLE001  (storage trouble of any kind: make Shopify retry)
         log.warning("webhook.store_failed", error=repr(error))

@@ -10,40 +10,9 @@ from schema.queries.inbox import (
     insert_shopify_deliveries,
     requeue_shopify_deliveries,
 )
-from service.ingest.shopify_headers import parse_triggered_at
 from service.runtime import Runtime
-from tests.ingest_helpers import order_body, register_test_shop, sample
+from tests.ingest_helpers import order_body, register_test_shop, sample, store_delivery
 from workers.jobs.apply_shopify import MAX_ATTEMPTS, run_apply_shopify
-
-_counter = 0
-
-
-async def _store(
-    pool: asyncpg.Pool,
-    shop_id: int,
-    body: bytes | None,
-    *,
-    topic: str,
-    triggered_at: str | None = "2026-01-01T15:00:00+00:00",
-) -> None:
-    global _counter  # noqa: PLW0603  (unique webhook ids across a test)
-    _counter += 1
-    async with pool.acquire() as connection:
-        await insert_shopify_deliveries(
-            connection,
-            [
-                NewShopifyDelivery(
-                    shop_id=shop_id,
-                    webhook_id=f"wh-{_counter}",
-                    event_id=None,
-                    topic=topic,
-                    api_version="2026-10",
-                    triggered_at=parse_triggered_at(triggered_at),
-                    headers={},
-                    body=body or b"",
-                )
-            ],
-        )
 
 
 @pytest.fixture
@@ -67,7 +36,7 @@ async def _order(pool: asyncpg.Pool, order_id: int = 820982911946154508) -> asyn
 
 
 async def test_sample_order_is_applied_with_line_items(pool: asyncpg.Pool, shop_id: int) -> None:
-    await _store(pool, shop_id, sample("orders-create"), topic="orders/create")
+    await store_delivery(pool, shop_id, sample("orders-create"), topic="orders/create")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"applied": 1}
     async with pool.acquire() as connection:
@@ -88,9 +57,9 @@ async def test_older_snapshot_arriving_late_does_not_overwrite(
 ) -> None:
     newer = order_body(updated_at="2026-01-01T10:00:05Z", financial_status="refunded")
     older = order_body(updated_at="2026-01-01T10:00:01Z", financial_status="paid")
-    await _store(pool, shop_id, newer, topic="orders/updated")
+    await store_delivery(pool, shop_id, newer, topic="orders/updated")
     await run_apply_shopify(pool, shop_id=shop_id)
-    await _store(pool, shop_id, older, topic="orders/updated")
+    await store_delivery(pool, shop_id, older, topic="orders/updated")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"ignored": 1}
     assert (await _order(pool))["financial_status"] == "refunded"
@@ -100,13 +69,13 @@ async def test_older_snapshot_arriving_late_does_not_overwrite(
 async def test_reordered_deliveries_in_one_batch_keep_the_newest(
     pool: asyncpg.Pool, shop_id: int
 ) -> None:
-    await _store(
+    await store_delivery(
         pool,
         shop_id,
         order_body(updated_at="2026-01-01T10:00:09Z", financial_status="refunded"),
         topic="orders/updated",
     )
-    await _store(
+    await store_delivery(
         pool,
         shop_id,
         order_body(updated_at="2026-01-01T10:00:01Z", financial_status="pending"),
@@ -121,7 +90,7 @@ async def test_same_second_updates_are_ordered_by_triggered_at(
     pool: asyncpg.Pool, shop_id: int
 ) -> None:
     same_second = "2026-01-01T10:00:00Z"
-    await _store(
+    await store_delivery(
         pool,
         shop_id,
         order_body(updated_at=same_second, financial_status="refunded"),
@@ -129,7 +98,7 @@ async def test_same_second_updates_are_ordered_by_triggered_at(
         triggered_at="2026-01-01T10:00:00.900Z",
     )
     await run_apply_shopify(pool, shop_id=shop_id)
-    await _store(
+    await store_delivery(
         pool,
         shop_id,
         order_body(updated_at=same_second, financial_status="paid"),
@@ -141,7 +110,7 @@ async def test_same_second_updates_are_ordered_by_triggered_at(
 
 
 async def test_applying_a_delivery_twice_changes_nothing(pool: asyncpg.Pool, shop_id: int) -> None:
-    await _store(pool, shop_id, sample("orders-create"), topic="orders/create")
+    await store_delivery(pool, shop_id, sample("orders-create"), topic="orders/create")
     await run_apply_shopify(pool, shop_id=shop_id)
     before = dict(await _order(pool))
     async with pool.acquire() as connection:
@@ -159,7 +128,7 @@ async def test_fulfillment_before_its_order_creates_a_stub_then_the_order_fills_
     pool: asyncpg.Pool, shop_id: int
 ) -> None:
     fulfillment = orjson.loads(sample("fulfillments-create"))
-    await _store(pool, shop_id, sample("fulfillments-create"), topic="fulfillments/create")
+    await store_delivery(pool, shop_id, sample("fulfillments-create"), topic="fulfillments/create")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"applied": 1}
     async with pool.acquire() as connection:
@@ -176,10 +145,10 @@ async def test_fulfillment_before_its_order_creates_a_stub_then_the_order_fills_
 async def test_fulfillment_order_hint_marks_order_for_refresh(
     pool: asyncpg.Pool, shop_id: int
 ) -> None:
-    await _store(pool, shop_id, order_body(), topic="orders/create")
+    await store_delivery(pool, shop_id, order_body(), topic="orders/create")
     await run_apply_shopify(pool, shop_id=shop_id)
     hint = sample("fulfillment_orders-order_routing_complete")
-    await _store(pool, shop_id, hint, topic="fulfillment_orders/order_routing_complete")
+    await store_delivery(pool, shop_id, hint, topic="fulfillment_orders/order_routing_complete")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"applied": 1}
     assert report.refresh_orders == [820982911946154508]
@@ -187,9 +156,9 @@ async def test_fulfillment_order_hint_marks_order_for_refresh(
 
 
 async def test_malformed_body_is_parked_failed_at_once(pool: asyncpg.Pool, shop_id: int) -> None:
-    await _store(pool, shop_id, b'{"id": oops', topic="orders/create")
-    await _store(pool, shop_id, orjson.dumps({"id": 1}), topic="orders/updated")
-    await _store(pool, shop_id, order_body(), topic="orders/paid")
+    await store_delivery(pool, shop_id, b'{"id": oops', topic="orders/create")
+    await store_delivery(pool, shop_id, orjson.dumps({"id": 1}), topic="orders/updated")
+    await store_delivery(pool, shop_id, order_body(), topic="orders/paid")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"failed": 2, "applied": 1}
     rows = await _deliveries(pool)
@@ -198,7 +167,7 @@ async def test_malformed_body_is_parked_failed_at_once(pool: asyncpg.Pool, shop_
 
 
 async def test_unknown_topic_is_ignored(pool: asyncpg.Pool, shop_id: int) -> None:
-    await _store(pool, shop_id, b'{"anything": true}', topic="products/update")
+    await store_delivery(pool, shop_id, b'{"anything": true}', topic="products/update")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"ignored": 1}
 
@@ -219,8 +188,8 @@ async def test_database_error_retries_with_backoff_then_parks(
             }
         ]
     )
-    await _store(pool, shop_id, bad, topic="orders/create")
-    await _store(pool, shop_id, order_body(order_id=42), topic="orders/create")
+    await store_delivery(pool, shop_id, bad, topic="orders/create")
+    await store_delivery(pool, shop_id, order_body(order_id=42), topic="orders/create")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"pending": 1, "applied": 1}
     rows = await _deliveries(pool)
@@ -241,7 +210,7 @@ async def test_database_error_retries_with_backoff_then_parks(
 async def test_customers_redact_erases_pii_and_a_replay_cannot_restore_it(
     pool: asyncpg.Pool, shop_id: int
 ) -> None:
-    await _store(pool, shop_id, order_body(), topic="orders/create")
+    await store_delivery(pool, shop_id, order_body(), topic="orders/create")
     await run_apply_shopify(pool, shop_id=shop_id)
     redact = orjson.dumps(
         {
@@ -251,7 +220,7 @@ async def test_customers_redact_erases_pii_and_a_replay_cannot_restore_it(
             "orders_to_redact": [820982911946154508],
         }
     )
-    await _store(pool, shop_id, redact, topic="customers/redact")
+    await store_delivery(pool, shop_id, redact, topic="customers/redact")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"applied": 1}
     order = await _order(pool)
@@ -260,7 +229,7 @@ async def test_customers_redact_erases_pii_and_a_replay_cannot_restore_it(
     rows = await _deliveries(pool)
     assert all(r["body"] is None for r in rows)
     # Shopify retries carry the original payload: a late copy must not bring the data back.
-    await _store(
+    await store_delivery(
         pool, shop_id, order_body(updated_at="2026-02-01T00:00:00Z"), topic="orders/updated"
     )
     await run_apply_shopify(pool, shop_id=shop_id)
@@ -276,7 +245,7 @@ async def test_customers_redact_erases_pii_and_a_replay_cannot_restore_it(
 async def test_data_request_reports_without_copying_personal_data(
     pool: asyncpg.Pool, shop_id: int
 ) -> None:
-    await _store(pool, shop_id, order_body(), topic="orders/create")
+    await store_delivery(pool, shop_id, order_body(), topic="orders/create")
     request = orjson.dumps(
         {
             "shop_id": 954889,
@@ -286,7 +255,7 @@ async def test_data_request_reports_without_copying_personal_data(
             "data_request": {"id": 9999},
         }
     )
-    await _store(pool, shop_id, request, topic="customers/data_request")
+    await store_delivery(pool, shop_id, request, topic="customers/data_request")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"applied": 2}
     async with pool.acquire() as connection:
@@ -301,8 +270,8 @@ async def test_data_request_reports_without_copying_personal_data(
 async def test_app_uninstalled_stops_work_and_shop_redact_erases_the_shop(
     pool: asyncpg.Pool, shop_id: int
 ) -> None:
-    await _store(pool, shop_id, order_body(), topic="orders/create")
-    await _store(
+    await store_delivery(pool, shop_id, order_body(), topic="orders/create")
+    await store_delivery(
         pool,
         shop_id,
         orjson.dumps({"id": 954889, "myshopify_domain": "acme.myshopify.com"}),
@@ -315,10 +284,10 @@ async def test_app_uninstalled_stops_work_and_shop_redact_erases_the_shop(
     assert shop is not None
     assert shop["status"] == "uninstalled"
     assert shop["access_token_enc"] is None
-    await _store(pool, shop_id, order_body(order_id=7), topic="orders/create")
+    await store_delivery(pool, shop_id, order_body(order_id=7), topic="orders/create")
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.statuses == {"ignored": 1}
-    await _store(
+    await store_delivery(
         pool,
         shop_id,
         orjson.dumps({"shop_id": 954889, "shop_domain": "acme.myshopify.com"}),

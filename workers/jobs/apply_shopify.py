@@ -72,6 +72,8 @@ log = structlog.get_logger()
 MAX_ATTEMPTS = 8
 BATCH_SIZE = 500
 _ACTOR = "webhook"
+# First key of the per-shop advisory lock (the second is the shop id).
+_LOCK_NAMESPACE = 0x5D1F_0001
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -369,6 +371,11 @@ async def apply_shopify_batch(
     """Claim, apply and record one batch of the shop's due deliveries, in one transaction."""
     report = ApplyReport()
     async with connection.transaction():
+        # One applier per shop at a time: batches of one shop touch the same orders, and
+        # serialising them avoids lock-order deadlocks and stale reads between concurrent jobs.
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)", _LOCK_NAMESPACE, shop_id % 2**31
+        )
         status = await connection.fetchval("SELECT status FROM shop WHERE shop_id = $1", shop_id)
         if status is None:
             return report

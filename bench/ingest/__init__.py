@@ -1,0 +1,1 @@
+"""`python -m bench.ingest`: webhook receipt throughput, latency and apply lag (see __main__)."""

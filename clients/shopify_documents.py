@@ -17,9 +17,12 @@ from enum import StrEnum
 from graphql import OperationDefinitionNode, OperationType, parse
 
 __all__ = [
+    "BATCH_LIST_ARGUMENTS",
     "FULFILLMENT_CREATE",
     "FULFILLMENT_ORDER_LINES",
     "FULFILLMENT_TRACKING_INFO_UPDATE",
+    "ORDERS_FULFILLMENT_STATE_BATCH",
+    "ORDERS_FULFILLMENT_STATE_BATCH_SIZE",
     "ORDER_FULFILLMENTS_WIDE",
     "ORDER_FULFILLMENT_STATE",
     "ORDER_FULFILLMENT_STATE_MORE_FOS",
@@ -112,6 +115,10 @@ _FULFILLMENT_FIELDS = """
       trackingInfo(first: 5) { company number url }
 """
 
+_STATE_FULFILLMENT_FIELDS = _FULFILLMENT_FIELDS.replace(
+    "trackingInfo(first: 5)", "trackingInfo(first: 10)"
+)
+
 ORDER_FULFILLMENT_STATE = register(
     "OrderFulfillmentState",
     f"""
@@ -127,7 +134,7 @@ query DropsyncOrderFulfillmentState($id: ID!) {{
       pageInfo {{ hasNextPage endCursor }}
       nodes {{{_FULFILLMENT_ORDER_FIELDS}      }}
     }}
-    fulfillments(first: 10) {{{_FULFILLMENT_FIELDS}
+    fulfillments(first: 10) {{{_STATE_FULFILLMENT_FIELDS}
       fulfillmentLineItems(first: 10) {{
         pageInfo {{ hasNextPage }}
         nodes {{ quantity lineItem {{ id }} }}
@@ -194,7 +201,6 @@ mutation DropsyncFulfillmentCreate($fulfillment: FulfillmentInput!) {
       updatedAt
       location { id }
       trackingInfo(first: 10) { company number url }
-      fulfillmentLineItems(first: 20) { nodes { quantity lineItem { id } } }
     }
     userErrors { field message }
   }
@@ -224,6 +230,59 @@ mutation DropsyncFulfillmentTrackingInfoUpdate(
       trackingInfo(first: 10) { company number url }
     }
     userErrors { field message }
+  }
+}
+""",
+)
+
+# Most orders are small: one pre-push read covers several orders of a shop with smaller pages.
+# An order that does not fit (a page with more, more fulfilments than read) is read again alone
+# with ORDER_FULFILLMENT_STATE. At most this many ids per call, so the query stays under 1,000
+# points even if Shopify prices `nodes` per id.
+ORDERS_FULFILLMENT_STATE_BATCH_SIZE = 6
+
+# Arguments that take a list of ids, and the longest list dropsync sends in them; the cost test
+# multiplies the field's cost by it.
+BATCH_LIST_ARGUMENTS = {"ids": ORDERS_FULFILLMENT_STATE_BATCH_SIZE}
+
+ORDERS_FULFILLMENT_STATE_BATCH = register(
+    "OrdersFulfillmentStateBatch",
+    """
+query DropsyncOrdersFulfillmentStateBatch($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on Order {
+      id
+      name
+      cancelledAt
+      closedAt
+      updatedAt
+      fulfillmentsCount { count }
+      fulfillmentOrders(first: 3) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          id
+          status
+          requestStatus
+          updatedAt
+          fulfillAt
+          assignedLocation { location { id } }
+          supportedActions { action }
+          fulfillmentHolds { id reason handle }
+          lineItems(first: 10) {
+            pageInfo { hasNextPage endCursor }
+            nodes { id sku totalQuantity remainingQuantity lineItem { id } variant { id } }
+          }
+        }
+      }
+      fulfillments(first: 5) {
+        id
+        status
+        createdAt
+        updatedAt
+        location { id }
+        trackingInfo(first: 3) { company number url }
+      }
+    }
   }
 }
 """,

@@ -22,6 +22,8 @@ from clients.shopify_documents import (
     ORDER_FULFILLMENT_STATE,
     ORDER_FULFILLMENT_STATE_MORE_FOS,
     ORDER_FULFILLMENTS_WIDE,
+    ORDERS_FULFILLMENT_STATE_BATCH,
+    ORDERS_FULFILLMENT_STATE_BATCH_SIZE,
 )
 from core.errors import InvalidIdError
 from core.ids import format_gid, parse_gid_id
@@ -40,6 +42,7 @@ __all__ = [
     "create_fulfillment",
     "parse_fulfillment",
     "read_order_fulfillment_state",
+    "read_orders_fulfillment_state",
     "update_tracking",
 ]
 
@@ -112,19 +115,92 @@ async def read_order_fulfillment_state(
         await _fulfillment_order(client, shop, access_token, node) for node in fo_nodes
     ]
     fulfillment_nodes: Sequence[Any] = order.get("fulfillments") or []
-    count = _count(order.get("fulfillmentsCount"))
-    if count is not None and count > len(fulfillment_nodes):
+    if _maybe_more_fulfillments(order, read=len(fulfillment_nodes), page=10):
         wide = await client.execute(shop, access_token, ORDER_FULFILLMENTS_WIDE, {"id": order_gid})
         wide_order = wide.get("order")
         if isinstance(wide_order, Mapping):
             fulfillment_nodes = wide_order.get("fulfillments") or []
+    return _state(order, fulfillment_orders=fulfillment_orders, fulfillment_nodes=fulfillment_nodes)
+
+
+async def read_orders_fulfillment_state(
+    client: ShopifyClient, shop: str, access_token: str, *, order_ids: Sequence[int]
+) -> dict[int, OrderFulfillmentState | None]:
+    """Read several orders of one shop in as few calls as possible.
+
+    Orders are read `ORDERS_FULFILLMENT_STATE_BATCH_SIZE` at a time with small pages; an order
+    whose answer may be incomplete (a further page, more fulfilments than read, a fulfilment
+    with as many tracking numbers as read) is read again alone in full. None: no such order.
+    """
+    states: dict[int, OrderFulfillmentState | None] = {}
+    size = ORDERS_FULFILLMENT_STATE_BATCH_SIZE
+    for start in range(0, len(order_ids), size):
+        chunk = list(order_ids[start : start + size])
+        data = await client.execute(
+            shop,
+            access_token,
+            ORDERS_FULFILLMENT_STATE_BATCH,
+            {"ids": [format_gid("Order", order_id) for order_id in chunk]},
+        )
+        nodes = data.get("nodes") or []
+        by_id: dict[int, Mapping[str, Any]] = {}
+        for node in nodes:
+            if isinstance(node, Mapping) and node.get("id"):
+                by_id[parse_gid_id(node["id"], expected="Order")] = node
+        for order_id in chunk:
+            node = by_id.get(order_id)
+            if node is None:
+                states[order_id] = None
+            elif _batch_answer_complete(node):
+                states[order_id] = _state(
+                    node,
+                    fulfillment_orders=[
+                        _fulfillment_order_row(fo, list(_nodes(fo.get("lineItems"))))
+                        for fo in _nodes(node.get("fulfillmentOrders"))
+                    ],
+                    fulfillment_nodes=node.get("fulfillments") or [],
+                )
+            else:
+                states[order_id] = await read_order_fulfillment_state(
+                    client, shop, access_token, order_id=order_id
+                )
+    return states
+
+
+def _batch_answer_complete(node: Mapping[str, Any]) -> bool:
+    connection = node.get("fulfillmentOrders")
+    if not isinstance(connection, Mapping) or _has_next_page(connection):
+        return False
+    for fo in _nodes(connection):
+        lines = fo.get("lineItems")
+        if not isinstance(lines, Mapping) or _has_next_page(lines):
+            return False
+    fulfillments = node.get("fulfillments") or []
+    if _maybe_more_fulfillments(node, read=len(fulfillments), page=5):
+        return False
+    # trackingInfo(first: 3): three numbers may mean more were cut off.
+    return all(
+        len(fulfillment.get("trackingInfo") or []) < 3
+        for fulfillment in fulfillments
+        if isinstance(fulfillment, Mapping)
+    )
+
+
+def _state(
+    order: Mapping[str, Any],
+    *,
+    fulfillment_orders: list[FulfillmentOrderRow],
+    fulfillment_nodes: Sequence[Any],
+) -> OrderFulfillmentState:
     return OrderFulfillmentState(
         order_id=parse_gid_id(order.get("id"), expected="Order", field="order.id"),
         name=order.get("name"),
         cancelled_at=_datetime(order.get("cancelledAt")),
         closed_at=_datetime(order.get("closedAt")),
         fulfillment_orders=tuple(fulfillment_orders),
-        fulfillments=tuple(parse_fulfillment(node) for node in fulfillment_nodes),
+        fulfillments=tuple(
+            parse_fulfillment(node) for node in fulfillment_nodes if isinstance(node, Mapping)
+        ),
     )
 
 
@@ -243,6 +319,13 @@ async def _fulfillment_order(
         connection = fo.get("lineItems") if isinstance(fo, Mapping) else None
         line_nodes.extend(_nodes(connection))
         page = _page_info(connection)
+    return _fulfillment_order_row(node, line_nodes)
+
+
+def _fulfillment_order_row(
+    node: Mapping[str, Any], line_nodes: Sequence[Mapping[str, Any]]
+) -> FulfillmentOrderRow:
+    fo_id = parse_gid_id(node.get("id"), expected="FulfillmentOrder", field="fulfillmentOrder.id")
     assigned = node.get("assignedLocation")
     location = assigned.get("location") if isinstance(assigned, Mapping) else None
     return FulfillmentOrderRow(
@@ -294,6 +377,15 @@ def _page_info(connection: object) -> str | None:
         return None
     cursor = connection["pageInfo"].get("endCursor")
     return str(cursor) if cursor else None
+
+
+def _maybe_more_fulfillments(order: Mapping[str, Any], *, read: int, page: int) -> bool:
+    """`fulfillments(first:)` has no cursor: trust `fulfillmentsCount` when Shopify gives it,
+    else assume a full page means there may be more."""
+    count = _count(order.get("fulfillmentsCount"))
+    if count is not None:
+        return count > read
+    return read >= page
 
 
 def _count(value: object) -> int | None:

@@ -99,70 +99,71 @@ async def store_order_fulfillment_state(
 ) -> bool:
     """Write a fresh read of an order; False (nothing written) when the order is not stored.
 
-    The caller owns the transaction.
+    One statement: the order's cancel/close times, its fulfillment orders and lines replaced
+    (rows no longer read are deleted, the rest upserted, so no row is touched twice), then the
+    fulfilments upserted. Atomic without a transaction of the caller's.
     """
+    fos = state.fulfillment_orders
+    lines = [(fo.fulfillment_order_id, line) for fo in fos for line in fo.lines]
     exists = await connection.fetchval(
         """
-        UPDATE shopify_order
-        SET cancelled_at = $3, closed_at = $4, refreshed_at = now()
-        WHERE shop_id = $1 AND order_id = $2
-        RETURNING true
+        WITH o AS (
+            UPDATE shopify_order SET cancelled_at = $3, closed_at = $4, refreshed_at = now()
+            WHERE shop_id = $1 AND order_id = $2
+            RETURNING shop_id, order_id
+        ), new_fo AS (
+            SELECT * FROM unnest($5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::text[],
+                                 $10::text[], $11::timestamptz[], $12::timestamptz[])
+                AS fo(id, status, request_status, location_id, actions, holds, fulfill_at,
+                      updated_at)
+        ), new_line AS (
+            SELECT * FROM unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::int[],
+                                 $17::int[])
+                AS line(id, fo_id, line_item_id, total, remaining)
+        ), gone_line AS (
+            DELETE FROM shopify_fulfillment_order_line l
+            USING o
+            WHERE l.shop_id = o.shop_id AND l.order_id = o.order_id
+              AND l.fulfillment_order_line_id <> ALL ($13::bigint[])
+        ), gone_fo AS (
+            DELETE FROM shopify_fulfillment_order f
+            USING o
+            WHERE f.shop_id = o.shop_id AND f.order_id = o.order_id
+              AND f.fulfillment_order_id <> ALL ($5::bigint[])
+        ), put_fo AS (
+            INSERT INTO shopify_fulfillment_order (
+                shop_id, fulfillment_order_id, order_id, status, request_status, location_id,
+                supported_actions, holds, fulfill_at, updated_at
+            )
+            SELECT o.shop_id, fo.id, o.order_id, fo.status, fo.request_status, fo.location_id,
+                   ARRAY(SELECT jsonb_array_elements_text(fo.actions::jsonb)), fo.holds::jsonb,
+                   fo.fulfill_at, fo.updated_at
+            FROM new_fo fo CROSS JOIN o
+            ON CONFLICT (shop_id, fulfillment_order_id) DO UPDATE SET
+                order_id = EXCLUDED.order_id, status = EXCLUDED.status,
+                request_status = EXCLUDED.request_status, location_id = EXCLUDED.location_id,
+                supported_actions = EXCLUDED.supported_actions, holds = EXCLUDED.holds,
+                fulfill_at = EXCLUDED.fulfill_at, updated_at = EXCLUDED.updated_at
+        ), put_line AS (
+            INSERT INTO shopify_fulfillment_order_line (
+                shop_id, fulfillment_order_line_id, fulfillment_order_id, order_id,
+                line_item_id, total_quantity, remaining_quantity
+            )
+            SELECT o.shop_id, line.id, line.fo_id, o.order_id, line.line_item_id, line.total,
+                   line.remaining
+            FROM new_line line CROSS JOIN o
+            ON CONFLICT (shop_id, fulfillment_order_line_id) DO UPDATE SET
+                fulfillment_order_id = EXCLUDED.fulfillment_order_id,
+                order_id = EXCLUDED.order_id, line_item_id = EXCLUDED.line_item_id,
+                total_quantity = EXCLUDED.total_quantity,
+                remaining_quantity = EXCLUDED.remaining_quantity
+        )
+        SELECT EXISTS (SELECT 1 FROM o)
         """,
         shop_id,
         state.order_id,
         state.cancelled_at,
         state.closed_at,
-    )
-    if not exists:
-        return False
-    await _replace_fulfillment_orders(connection, shop_id=shop_id, state=state)
-    for fulfillment in state.fulfillments:
-        await store_fulfillment(
-            connection, shop_id=shop_id, order_id=state.order_id, fulfillment=fulfillment
-        )
-    return True
-
-
-async def _replace_fulfillment_orders(
-    connection: Connection, *, shop_id: int, state: OrderFulfillmentState
-) -> None:
-    order_id = state.order_id
-    await connection.execute(
-        "DELETE FROM shopify_fulfillment_order_line WHERE shop_id = $1 AND order_id = $2",
-        shop_id,
-        order_id,
-    )
-    await connection.execute(
-        "DELETE FROM shopify_fulfillment_order WHERE shop_id = $1 AND order_id = $2",
-        shop_id,
-        order_id,
-    )
-    fos = state.fulfillment_orders
-    if not fos:
-        return
-    # A fulfillment order that moved here from another order (never in practice, but ids are
-    # Shopify's) replaces the old row rather than failing the whole write.
-    await connection.execute(
-        """
-        INSERT INTO shopify_fulfillment_order (
-            shop_id, fulfillment_order_id, order_id, status, request_status, location_id,
-            supported_actions, holds, fulfill_at, updated_at
-        )
-        SELECT $1, fo.id, $2, fo.status, fo.request_status, fo.location_id,
-               ARRAY(SELECT jsonb_array_elements_text(fo.actions::jsonb)), fo.holds::jsonb,
-               fo.fulfill_at, fo.updated_at
-        FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                    $8::text[], $9::timestamptz[], $10::timestamptz[])
-             AS fo(id, status, request_status, location_id, actions, holds, fulfill_at,
-                   updated_at)
-        ON CONFLICT (shop_id, fulfillment_order_id) DO UPDATE SET
-            order_id = EXCLUDED.order_id, status = EXCLUDED.status,
-            request_status = EXCLUDED.request_status, location_id = EXCLUDED.location_id,
-            supported_actions = EXCLUDED.supported_actions, holds = EXCLUDED.holds,
-            fulfill_at = EXCLUDED.fulfill_at, updated_at = EXCLUDED.updated_at
-        """,
-        shop_id,
-        order_id,
         [fo.fulfillment_order_id for fo in fos],
         [fo.status for fo in fos],
         [fo.request_status for fo in fos],
@@ -172,33 +173,19 @@ async def _replace_fulfillment_orders(
         [orjson.dumps(list(fo.holds)).decode() for fo in fos],
         [fo.fulfill_at for fo in fos],
         [fo.updated_at for fo in fos],
-    )
-    lines = [(fo.fulfillment_order_id, line) for fo in fos for line in fo.lines]
-    if not lines:
-        return
-    await connection.execute(
-        """
-        INSERT INTO shopify_fulfillment_order_line (
-            shop_id, fulfillment_order_line_id, fulfillment_order_id, order_id, line_item_id,
-            total_quantity, remaining_quantity
-        )
-        SELECT $1, line.id, line.fo_id, $2, line.line_item_id, line.total, line.remaining
-        FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::int[], $7::int[])
-             AS line(id, fo_id, line_item_id, total, remaining)
-        ON CONFLICT (shop_id, fulfillment_order_line_id) DO UPDATE SET
-            fulfillment_order_id = EXCLUDED.fulfillment_order_id,
-            order_id = EXCLUDED.order_id, line_item_id = EXCLUDED.line_item_id,
-            total_quantity = EXCLUDED.total_quantity,
-            remaining_quantity = EXCLUDED.remaining_quantity
-        """,
-        shop_id,
-        order_id,
         [line.fulfillment_order_line_id for _, line in lines],
         [fo_id for fo_id, _ in lines],
         [line.line_item_id for _, line in lines],
         [line.total_quantity for _, line in lines],
         [line.remaining_quantity for _, line in lines],
     )
+    if not exists:
+        return False
+    for fulfillment in state.fulfillments:
+        await store_fulfillment(
+            connection, shop_id=shop_id, order_id=state.order_id, fulfillment=fulfillment
+        )
+    return True
 
 
 async def store_fulfillment(

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.tracking import normalize_tracking_number
 from schema.classify.unsynced import BEFORE_CUTOVER_SQL, unsynced_cte
 from schema.db import Connection
+from schema.queries.fulfillment_orders import FulfillmentRow
 
 __all__ = [
     "BLOCK_RECHECK",
@@ -34,6 +36,7 @@ __all__ = [
     "pushable_orders",
     "pushed_packages",
     "record_blocks",
+    "record_push_success",
     "supersede_pending",
 ]
 
@@ -249,20 +252,31 @@ async def claim_push(
 ) -> LedgerRow:
     """Write (or find) the ledger row for a planned call and count an attempt if pending.
 
-    Commit this before calling Shopify. A row that is no longer pending comes back unchanged:
-    the caller must not send.
+    One statement, committed on its own before Shopify is called; when the row is pending it
+    also writes the `push.attempted` timeline event. A row that is no longer pending comes back
+    unchanged: the caller must not send.
     """
     row = await connection.fetchrow(
         f"""
-        INSERT INTO push AS l (shop_id, order_id, package_ids, location_id, idempotency_key,
-                               kind, status, attempts, request)
-        VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7)
-        ON CONFLICT (shop_id, idempotency_key) DO UPDATE SET
-            attempts = l.attempts + CASE WHEN l.status = 'pending' THEN 1 ELSE 0 END,
-            request = CASE WHEN l.status = 'pending' THEN EXCLUDED.request ELSE l.request END,
-            status = CASE WHEN l.status = 'superseded' THEN 'pending' ELSE l.status END,
-            updated_at = now()
-        RETURNING {_LEDGER_COLUMNS}
+        WITH claimed AS (
+            INSERT INTO push AS l (shop_id, order_id, package_ids, location_id,
+                                   idempotency_key, kind, status, attempts, request)
+            VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7)
+            ON CONFLICT (shop_id, idempotency_key) DO UPDATE SET
+                attempts = l.attempts + CASE WHEN l.status IN ('pending', 'superseded')
+                                             THEN 1 ELSE 0 END,
+                request = CASE WHEN l.status IN ('pending', 'superseded')
+                               THEN EXCLUDED.request ELSE l.request END,
+                status = CASE WHEN l.status = 'superseded' THEN 'pending' ELSE l.status END,
+                updated_at = now()
+            RETURNING {_LEDGER_COLUMNS}
+        ), attempted AS (
+            INSERT INTO order_event (shop_id, order_id, kind, actor, detail)
+            SELECT shop_id, order_id, 'push.attempted', 'worker',
+                   $7::jsonb || jsonb_build_object('push_id', push_id, 'attempt', attempts)
+            FROM claimed WHERE status = 'pending'
+        )
+        SELECT {_LEDGER_COLUMNS} FROM claimed
         """,
         shop_id,
         order_id,
@@ -290,6 +304,63 @@ async def complete_push(
         push_id,
         status,
         fulfillment_id,
+    )
+
+
+async def record_push_success(
+    connection: Connection,
+    *,
+    row: LedgerRow,
+    fulfillment: FulfillmentRow,
+    event_kind: str,
+) -> None:
+    """One statement: the ledger row succeeded, the fulfilment stored (so the classifier sees
+    the number at once), the packages' blocks cleared and the timeline event written."""
+    await connection.execute(
+        """
+        WITH done AS (
+            UPDATE push SET status = 'succeeded', fulfillment_id = $3, last_error = NULL,
+                            next_attempt_at = NULL, completed_at = now(), updated_at = now()
+            WHERE shop_id = $1 AND push_id = $2
+            RETURNING shop_id, order_id, package_ids
+        ), stored AS (
+            INSERT INTO shopify_fulfillment AS f (
+                shop_id, fulfillment_id, order_id, status, location_id, tracking_company,
+                tracking_numbers, tracking_numbers_norm, tracking_urls, created_at, updated_at
+            )
+            SELECT shop_id, $3, order_id, $4, $5, $6, $7, $8, $9, $10, $11 FROM done
+            ON CONFLICT (shop_id, fulfillment_id) DO UPDATE SET
+                status = EXCLUDED.status,
+                location_id = COALESCE(EXCLUDED.location_id, f.location_id),
+                tracking_company = EXCLUDED.tracking_company,
+                tracking_numbers = EXCLUDED.tracking_numbers,
+                tracking_numbers_norm = EXCLUDED.tracking_numbers_norm,
+                tracking_urls = EXCLUDED.tracking_urls,
+                updated_at = EXCLUDED.updated_at
+            WHERE f.updated_at IS NULL OR EXCLUDED.updated_at IS NULL
+               OR EXCLUDED.updated_at >= f.updated_at
+        ), unblocked AS (
+            DELETE FROM push_block b USING done
+            WHERE b.shop_id = done.shop_id AND b.package_id = ANY (done.package_ids)
+        )
+        INSERT INTO order_event (shop_id, order_id, kind, actor, detail)
+        SELECT shop_id, order_id, $12, 'worker',
+               jsonb_build_object('push_id', $2::bigint, 'package_ids', package_ids,
+                                  'fulfillment_id', $3::bigint, 'tracking_numbers', $7::text[])
+        FROM done
+        """,
+        row.shop_id,
+        row.push_id,
+        fulfillment.fulfillment_id,
+        fulfillment.status.lower(),
+        fulfillment.location_id,
+        fulfillment.tracking_company,
+        list(fulfillment.tracking_numbers),
+        [normalize_tracking_number(number) for number in fulfillment.tracking_numbers],
+        list(fulfillment.tracking_urls),
+        fulfillment.created_at,
+        fulfillment.updated_at,
+        event_kind,
     )
 
 

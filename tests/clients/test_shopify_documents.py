@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from graphql import (
     FieldNode,
+    GraphQLInterfaceType,
+    InlineFragmentNode,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -27,7 +29,12 @@ from graphql.type.definition import GraphQLOutputType
 
 import clients
 import workers
-from clients.shopify_documents import Document, register, registered_documents
+from clients.shopify_documents import (
+    BATCH_LIST_ARGUMENTS,
+    Document,
+    register,
+    registered_documents,
+)
 
 _SCHEMA_FILE = Path("/work/shared/shopify-schema/admin-2026-10.json.gz")
 
@@ -70,22 +77,34 @@ def _first(node: FieldNode) -> int | None:
         if argument.name.value in {"first", "last"}:
             assert isinstance(argument.value, IntValueNode), "page sizes must be literals"
             return int(argument.value.value)
+        if argument.name.value in BATCH_LIST_ARGUMENTS:
+            return BATCH_LIST_ARGUMENTS[argument.name.value]
     return None
 
 
-def _selection_cost(selection_set: SelectionSetNode | None, parent: GraphQLObjectType) -> int:
+def _selection_cost(
+    selection_set: SelectionSetNode | None, parent: GraphQLObjectType | GraphQLInterfaceType
+) -> int:
     """Shopify's documented rules, conservatively: objects 1, scalars and enums 0, a
-    connection 2 plus `first` times its node, a list of objects `first` (or 1) times each."""
+    connection 2 plus `first` times its node, a list of objects `first` (or 1) times each,
+    an inline fragment the cost of its selection (an interface costs its widest fragment)."""
     if selection_set is None:
         return 0
     total = 0
+    fragments = []
     for node in selection_set.selections:
-        assert isinstance(node, FieldNode), "documents use plain fields only"
+        if isinstance(node, InlineFragmentNode):
+            assert node.type_condition is not None
+            condition = admin_schema().get_type(node.type_condition.name.value)
+            assert isinstance(condition, GraphQLObjectType)
+            fragments.append(_selection_cost(node.selection_set, condition))
+            continue
+        assert isinstance(node, FieldNode), "documents use fields and inline fragments only"
         if node.name.value == "__typename":
             continue
         definition = parent.fields[node.name.value]
         named = get_named_type(definition.type)
-        if not isinstance(named, GraphQLObjectType):
+        if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
             continue
         _, is_list = _unwrap(definition.type)
         inner = _selection_cost(node.selection_set, named)
@@ -97,7 +116,7 @@ def _selection_cost(selection_set: SelectionSetNode | None, parent: GraphQLObjec
             total += (first or 1) * (1 + inner)
         else:
             total += 1 + inner
-    return total
+    return total + max(fragments, default=0)
 
 
 def _node_cost(connection: FieldNode, connection_type: GraphQLObjectType) -> int:

@@ -34,12 +34,14 @@ from clients.shopify import (
     ShopifyShopError,
     ShopifyTransientError,
 )
+from clients.shopify_documents import ORDERS_FULFILLMENT_STATE_BATCH_SIZE
 from clients.shopify_fulfillment import (
     FulfillmentInputLine,
     MutationOutcome,
     TrackingInput,
     create_fulfillment,
     read_order_fulfillment_state,
+    read_orders_fulfillment_state,
     update_tracking,
 )
 from core.errors import PlanInputError
@@ -86,7 +88,6 @@ from schema.queries.push import (
     adopt_push,
     claim_push,
     clear_blocks,
-    complete_push,
     defer_push,
     due_shops,
     fail_push,
@@ -96,6 +97,7 @@ from schema.queries.push import (
     pushable_orders,
     pushed_packages,
     record_blocks,
+    record_push_success,
     supersede_pending,
 )
 from schema.queries.shops import get_shop
@@ -110,6 +112,8 @@ __all__ = [
     "PushDeps",
     "PushRunSummary",
     "lock_order",
+    "push_order",
+    "push_orders",
     "push_settings_from_shop",
     "push_shop",
     "push_sweep",
@@ -225,9 +229,9 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     attempted: set[int] = set()
     semaphore = asyncio.Semaphore(deps.order_concurrency)
 
-    async def one(order_id: int) -> OrderResult:
+    async def group(order_ids: list[int]) -> list[OrderResult]:
         async with semaphore:
-            return await push_order(deps, shop, order_id)
+            return await push_orders(deps, shop, order_ids)
 
     while True:
         async with deps.pool.acquire() as connection:
@@ -238,7 +242,13 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         if not todo:
             break
         attempted.update(todo)
-        results = await asyncio.gather(*(one(order_id) for order_id in todo))
+        size = ORDERS_FULFILLMENT_STATE_BATCH_SIZE
+        groups = [todo[start : start + size] for start in range(0, len(todo), size)]
+        results = [
+            result
+            for results_of_group in await asyncio.gather(*(group(ids) for ids in groups))
+            for result in results_of_group
+        ]
         for result in results:
             summary.count(result)
         if OrderResult.SHOP_UNAVAILABLE in results:
@@ -289,44 +299,96 @@ class lock_order:  # noqa: N801  (used as `async with lock_order(...)`, like a f
 
 async def push_order(deps: PushDeps, shop: _Shop, order_id: int) -> OrderResult:
     """Push one order's unsynced packages under the order's lock."""
-    async with (
-        deps.pool.acquire() as connection,
-        lock_order(connection, shop_id=shop.shop_id, order_id=order_id) as locked,
-    ):
-        if not locked:
-            return OrderResult.BUSY
+    [result] = await push_orders(deps, shop, [order_id])
+    return result
+
+
+async def push_orders(deps: PushDeps, shop: _Shop, order_ids: list[int]) -> list[OrderResult]:
+    """Push a few orders of one shop: lock each, read them all in one call, then push each.
+
+    The locks are session advisory locks on the one connection the group uses, so a group
+    costs one pool connection however many orders it holds.
+    """
+    results: dict[int, OrderResult] = {}
+    async with deps.pool.acquire() as connection:
+        locks = [lock_order(connection, shop_id=shop.shop_id, order_id=o) for o in order_ids]
+        locked: list[int] = []
         try:
-            return await _push_locked(deps, connection, shop, order_id)
-        except ShopifyShopError as error:
-            await mark_shop_needs_attention(
-                connection, shop_id=shop.shop_id, reason=f"Shopify refused: {error}"
+            for order_id, lock in zip(order_ids, locks, strict=True):
+                if await lock.__aenter__():
+                    locked.append(order_id)
+                else:
+                    results[order_id] = OrderResult.BUSY
+            if locked:
+                results.update(await _push_locked_group(deps, connection, shop, locked))
+        finally:
+            for lock in locks:
+                await lock.__aexit__(None, None, None)
+    return [results[order_id] for order_id in order_ids]
+
+
+async def _push_locked_group(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
+) -> dict[int, OrderResult]:
+    results: dict[int, OrderResult] = {}
+    try:
+        states = await read_orders_fulfillment_state(
+            deps.shopify, shop.domain, shop.access_token, order_ids=order_ids
+        )
+    except ShopifyError as error:
+        result = await _order_error(connection, shop, order_ids[0], error)
+        return dict.fromkeys(order_ids, result)
+    for order_id in order_ids:
+        if results and OrderResult.SHOP_UNAVAILABLE in results.values():
+            results[order_id] = OrderResult.SHOP_UNAVAILABLE
+            continue
+        try:
+            results[order_id] = await _push_locked(
+                deps, connection, shop, order_id, first_read=(states.get(order_id),)
             )
-            log.warning(
-                "push.shop_unavailable", shop_id=shop.shop_id, order_id=order_id, error=str(error)
-            )
-            return OrderResult.SHOP_UNAVAILABLE
-        except ShopifyTransientError as error:
-            log.warning(
-                "push.read_deferred", shop_id=shop.shop_id, order_id=order_id, error=str(error)
-            )
-            return OrderResult.DEFERRED
         except (ShopifyError, PlanInputError) as error:
-            # A document or planner bug: logged loudly, retried by the sweeper after a fix.
-            log.error(  # noqa: TRY400  (the message is the useful part, not a traceback)
-                "push.order_failed", shop_id=shop.shop_id, order_id=order_id, error=str(error)
-            )
-            return OrderResult.DEFERRED
+            results[order_id] = await _order_error(connection, shop, order_id, error)
+    return results
+
+
+async def _order_error(
+    connection: Connection, shop: _Shop, order_id: int, error: Exception
+) -> OrderResult:
+    """What an error escaping one order's push means for it (and perhaps for the shop)."""
+    if isinstance(error, ShopifyShopError):
+        await mark_shop_needs_attention(
+            connection, shop_id=shop.shop_id, reason=f"Shopify refused: {error}"
+        )
+        log.warning(
+            "push.shop_unavailable", shop_id=shop.shop_id, order_id=order_id, error=str(error)
+        )
+        return OrderResult.SHOP_UNAVAILABLE
+    if isinstance(error, ShopifyTransientError):
+        log.warning("push.read_deferred", shop_id=shop.shop_id, order_id=order_id, error=str(error))
+        return OrderResult.DEFERRED
+    # A document or planner bug: logged loudly, retried by the sweeper after a fix.
+    log.error("push.order_failed", shop_id=shop.shop_id, order_id=order_id, error=str(error))
+    return OrderResult.DEFERRED
 
 
 async def _push_locked(
-    deps: PushDeps, connection: Connection, shop: _Shop, order_id: int
+    deps: PushDeps,
+    connection: Connection,
+    shop: _Shop,
+    order_id: int,
+    *,
+    first_read: tuple[OrderFulfillmentState | None] | None = None,
 ) -> OrderResult:
+    """Push one locked order; `first_read` (a 1-tuple) is a fresh read to start from."""
     stale_rounds = 0
     ambiguous_rounds = 0
     while True:
-        state = await read_order_fulfillment_state(
-            deps.shopify, shop.domain, shop.access_token, order_id=order_id
-        )
+        if first_read is not None:
+            (state,), first_read = first_read, None
+        else:
+            state = await read_order_fulfillment_state(
+                deps.shopify, shop.domain, shop.access_token, order_id=order_id
+            )
         if state is None:
             await _block_missing_order(deps, connection, shop, order_id)
             return OrderResult.DONE
@@ -506,30 +568,22 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
     order_id = int(action.order_id)
     package_ids = [int(package_id) for package_id in action.package_ids]
     request = _request(action)
-    async with connection.transaction():
-        row = await claim_push(
-            connection,
-            shop_id=shop.shop_id,
-            order_id=order_id,
-            idempotency_key=action.idempotency_key,
-            kind="create" if isinstance(action, CreateFulfillment) else "update_tracking",
-            package_ids=package_ids,
-            location_id=(
-                int(action.location_id)
-                if isinstance(action, CreateFulfillment) and action.location_id is not None
-                else None
-            ),
-            request=request,
-        )
-        if row.status != "pending":
-            return _Step.CONTINUE
-        await insert_order_event(
-            connection,
-            shop_id=shop.shop_id,
-            order_id=order_id,
-            kind="push.attempted",
-            detail={"push_id": row.push_id, "attempt": row.attempts, **request},
-        )
+    row = await claim_push(
+        connection,
+        shop_id=shop.shop_id,
+        order_id=order_id,
+        idempotency_key=action.idempotency_key,
+        kind="create" if isinstance(action, CreateFulfillment) else "update_tracking",
+        package_ids=package_ids,
+        location_id=(
+            int(action.location_id)
+            if isinstance(action, CreateFulfillment) and action.location_id is not None
+            else None
+        ),
+        request=request,
+    )
+    if row.status != "pending":
+        return _Step.CONTINUE
     # The ledger row is committed: from here on a crash leaves a pending row to resolve.
     context = {
         "shop_id": shop.shop_id,
@@ -571,30 +625,11 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
         return _Step.CONTINUE
     fulfillment = outcome.fulfillment
     assert fulfillment is not None  # noqa: S101  (MutationOutcome holds one or the other)
-    async with connection.transaction():
-        await complete_push(
-            connection,
-            shop_id=shop.shop_id,
-            push_id=row.push_id,
-            status="succeeded",
-            fulfillment_id=fulfillment.fulfillment_id,
-        )
+    kind = "push.created" if isinstance(action, CreateFulfillment) else "push.updated"
+    await record_push_success(connection, row=row, fulfillment=fulfillment, event_kind=kind)
+    if fulfillment.lines is not None:
         await store_fulfillment(
             connection, shop_id=shop.shop_id, order_id=order_id, fulfillment=fulfillment
-        )
-        await clear_blocks(connection, shop_id=shop.shop_id, package_ids=package_ids)
-        kind = "push.created" if isinstance(action, CreateFulfillment) else "push.updated"
-        await insert_order_event(
-            connection,
-            shop_id=shop.shop_id,
-            order_id=order_id,
-            kind=kind,
-            detail={
-                "push_id": row.push_id,
-                "package_ids": package_ids,
-                "fulfillment_id": fulfillment.fulfillment_id,
-                "tracking_numbers": list(fulfillment.tracking_numbers),
-            },
         )
     log.info(kind, fulfillment_id=fulfillment.fulfillment_id, **context)
     return _Step.CONTINUE

@@ -1,0 +1,1 @@
+"""Push-back benchmarks and the fault check (see docs/push.md)."""

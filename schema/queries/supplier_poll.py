@@ -3,60 +3,26 @@
 A supplier order is due when it is placed without any package yet and its backoff has passed,
 or when a push hint (AliExpress) marked it `needs_refresh`. A read that finds no tracking backs
 the order off exponentially (`poll_failures` counts those reads); a read that finds parcels
-stores them as packages, idempotently on (supplier order, normalised tracking number).
+stores them as packages through ingest's `upsert_packages`, idempotently on (supplier order,
+normalised tracking number).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from core.supplier_model import ShippedPackage
 from schema.db import Connection
+from schema.queries.supplier_state import upsert_packages
 
 __all__ = [
     "DueSupplierOrder",
-    "PolledPackage",
-    "SupplierAccountRecord",
     "due_supplier_orders",
-    "get_supplier_account",
-    "list_supplier_accounts",
+    "store_supplier_api_credentials",
     "store_supplier_poll",
+    "supplier_account_secrets",
     "supplier_orders_moved_since",
 ]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SupplierAccountRecord:
-    account_id: int
-    kind: str
-    name: str
-    status: str
-    secrets_enc: bytes | None
-    timezone: str
-    settings: dict[str, Any]
-    last_delivery_at: datetime | None
-
-
-_ACCOUNT_COLUMNS = (
-    "account_id, kind, name, status, secrets_enc, timezone, settings, last_delivery_at"
-)
-
-
-async def list_supplier_accounts(connection: Connection) -> list[SupplierAccountRecord]:
-    rows = await connection.fetch(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM supplier_account WHERE status = 'active'"
-        " ORDER BY account_id"
-    )
-    return [SupplierAccountRecord(**dict(row)) for row in rows]
-
-
-async def get_supplier_account(
-    connection: Connection, account_id: int
-) -> SupplierAccountRecord | None:
-    row = await connection.fetchrow(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM supplier_account WHERE account_id = $1", account_id
-    )
-    return None if row is None else SupplierAccountRecord(**dict(row))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,21 +69,12 @@ async def due_supplier_orders(
     return [DueSupplierOrder(**dict(row)) for row in rows]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PolledPackage:
-    tracking_number: str
-    tracking_number_norm: str
-    carrier: str | None
-    tracking_url: str | None
-    lines: list[dict[str, Any]]
-
-
 async def store_supplier_poll(
     connection: Connection,
     *,
     order: DueSupplierOrder,
     cancelled: bool,
-    packages: Sequence[PolledPackage],
+    packages: Sequence[ShippedPackage],
     now: datetime,
     base_backoff: timedelta,
     max_backoff: timedelta,
@@ -126,28 +83,22 @@ async def store_supplier_poll(
 
     The caller owns the transaction.
     """
-    created: list[int] = []
-    for package in packages:
-        package_id = await connection.fetchval(
-            """
-            INSERT INTO package (shop_id, supplier_order_id, tracking_number,
-                                 tracking_number_norm, carrier, tracking_url, lines)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-            ON CONFLICT (shop_id, supplier_order_id, tracking_number_norm) DO UPDATE SET
-                carrier = COALESCE(package.carrier, EXCLUDED.carrier),
-                tracking_url = COALESCE(package.tracking_url, EXCLUDED.tracking_url)
-            RETURNING CASE WHEN xmax = 0 THEN package_id END
-            """,
+    existing = {
+        row["package_id"]
+        for row in await connection.fetch(
+            "SELECT package_id FROM package WHERE shop_id = $1 AND supplier_order_id = $2",
             order.shop_id,
             order.supplier_order_id,
-            package.tracking_number,
-            package.tracking_number_norm,
-            package.carrier,
-            package.tracking_url,
-            package.lines,
         )
-        if package_id is not None:
-            created.append(package_id)
+    }
+    stored = await upsert_packages(
+        connection,
+        shop_id=order.shop_id,
+        supplier_order_id=order.supplier_order_id,
+        packages=packages,
+        shipped_at=None,
+    )
+    created = [package_id for package_id in stored if package_id not in existing]
     waiting = not packages and not cancelled
     failures = order.poll_failures + 1 if waiting else 0
     backoff = min(max_backoff, base_backoff * (2 ** min(failures, 20))) if waiting else None
@@ -181,7 +132,7 @@ async def store_supplier_poll(
             order.shop_id,
             order.shopify_order_id,
             order.supplier_order_id,
-            {"packages": [p.tracking_number for p in packages]},
+            {"packages": [p.tracking.original for p in packages]},
         )
     return created
 
@@ -196,3 +147,30 @@ async def supplier_orders_moved_since(
         since,
     )
     return found
+
+
+async def supplier_account_secrets(
+    connection: Connection, *, name: str
+) -> tuple[int, bytes | None] | None:
+    """(account id, encrypted secrets) of the account named `name`."""
+    row = await connection.fetchrow(
+        "SELECT account_id, secrets_enc FROM supplier_account WHERE name = $1", name
+    )
+    return None if row is None else (row["account_id"], row["secrets_enc"])
+
+
+async def store_supplier_api_credentials(
+    connection: Connection, *, account_id: int, secrets_enc: bytes, webhook_url: str | None
+) -> None:
+    """Keep the account's API credentials (and CJ's webhook URL, for re-registration)."""
+    await connection.execute(
+        """
+        UPDATE supplier_account SET secrets_enc = $2,
+            settings = CASE WHEN $3::text IS NULL THEN settings
+                            ELSE settings || jsonb_build_object('webhook_url', $3::text) END
+        WHERE account_id = $1
+        """,
+        account_id,
+        secrets_enc,
+        webhook_url,
+    )

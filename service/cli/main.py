@@ -2,7 +2,7 @@
 
 import typer
 
-from service.cli import admin, ingest, run, sync
+from service.cli import admin, ingest, run, supplier_api, sync
 
 __all__ = ["app"]
 
@@ -21,5 +21,6 @@ admin.shops.command("cutover")(sync.shops_cutover)
 app.add_typer(admin.shops, name="shops")
 app.add_typer(admin.tokens, name="tokens")
 app.add_typer(admin.keys, name="keys")
+ingest.suppliers.command("credentials")(supplier_api.suppliers_credentials)
 app.add_typer(ingest.suppliers, name="suppliers")
 app.command()(ingest.replay)

@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import orjson
 import pytest
 
 from schema.queries.shops import get_shop_by_domain
+from schema.secrets import SecretBox
 from service.settings import Settings
 
 
@@ -94,3 +96,50 @@ def test_sync_of_an_unknown_shop_says_so(env: dict[str, str], pool: asyncpg.Pool
     result = _run("shops", "sync", "nobody.myshopify.com", env=env)
     assert result.returncode == 2
     assert "no shop nobody.myshopify.com" in result.stderr
+
+
+async def test_supplier_credentials_are_merged_encrypted_with_the_webhook_url(
+    env: dict[str, str], pool: asyncpg.Pool, settings: Settings
+) -> None:
+    domain = "cli-supplier.myshopify.com"
+    added = _run(
+        "shops",
+        "add",
+        domain,
+        "--kind",
+        "legacy",
+        "--access-token",
+        "shpat_x",
+        "--client-secret",
+        "s",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    async with pool.acquire() as connection:
+        shop = await get_shop_by_domain(connection, domain)
+    assert shop is not None
+    account = _run(
+        "suppliers", "add", "cj-main", "--kind", "cj", "--shop", str(shop.shop_id), env=env
+    )
+    assert account.returncode == 0, account.stderr
+    first = _run("suppliers", "credentials", "cj-main", "--access-token", "at", env=env)
+    second = _run(
+        "suppliers",
+        "credentials",
+        "cj-main",
+        "--api-key",
+        "key",
+        "--webhook-url",
+        "https://dropsync.test/webhooks/suppliers/1?token=t",
+        env=env,
+    )
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    row = await pool.fetchrow(
+        "SELECT secrets_enc, settings FROM supplier_account WHERE name = 'cj-main'"
+    )
+    assert row is not None
+    assert settings.secret_keys is not None
+    box = SecretBox.from_setting(settings.secret_keys.get_secret_value())
+    assert orjson.loads(box.decrypt(row["secrets_enc"])) == {"access_token": "at", "api_key": "key"}
+    assert row["settings"]["webhook_url"] == "https://dropsync.test/webhooks/suppliers/1?token=t"

@@ -35,14 +35,12 @@ from clients.supplier_errors import (
 from core.aliexpress import parse_aliexpress_order_detail
 from core.cj import parse_cj_order_detail
 from core.errors import DropsyncError
-from core.supplier_model import SupplierOrderState
+from core.supplier_model import ShippedPackage, SupplierOrderState
 from schema.db import Pool
+from schema.queries.supplier_accounts import SupplierAccountRecord, get_supplier_account
 from schema.queries.supplier_poll import (
     DueSupplierOrder,
-    PolledPackage,
-    SupplierAccountRecord,
     due_supplier_orders,
-    get_supplier_account,
     store_supplier_poll,
     supplier_orders_moved_since,
 )
@@ -153,33 +151,8 @@ class _Reader:
             return UTC
 
 
-def _packages(state: SupplierOrderState) -> list[PolledPackage]:
-    packages = []
-    for package in state.packages:
-        if not package.tracking.normalized:
-            continue
-        packages.append(
-            PolledPackage(
-                tracking_number=package.tracking.original,
-                tracking_number_norm=package.tracking.normalized,
-                carrier=package.carrier,
-                tracking_url=package.tracking_url,
-                lines=[
-                    {
-                        key: value
-                        for key, value in {
-                            "line_item_id": item.shopify_line_item_id,
-                            "sku": item.sku,
-                            "variant_id": item.variant_id,
-                            "quantity": item.quantity,
-                        }.items()
-                        if value is not None
-                    }
-                    for item in package.items
-                ],
-            )
-        )
-    return packages
+def _packages(state: SupplierOrderState) -> list[ShippedPackage]:
+    return [package for package in state.packages if package.tracking.normalized]
 
 
 async def _store(

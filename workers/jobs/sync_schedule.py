@@ -10,7 +10,7 @@ from typing import Any
 from arq import cron
 from arq.cron import CronJob
 
-from schema.queries.supplier_poll import list_supplier_accounts
+from schema.queries.supplier_accounts import list_supplier_accounts
 from schema.queries.sync_state import active_shop_ids
 from service.settings import Settings
 from workers import names
@@ -136,7 +136,7 @@ async def watchdog(ctx: dict[str, Any]) -> int:
     async with deps.pool.acquire() as connection:
         accounts = await list_supplier_accounts(connection)
     for account in accounts:
-        if account.kind == "cj":
+        if account.kind == "cj" and account.status == "active":
             await run_supplier_watchdog(deps, account_id=account.account_id)
     return shops
 
@@ -166,7 +166,11 @@ async def poll_suppliers(ctx: dict[str, Any], mode: str = "incremental") -> int:
     res = resources(ctx)
     queue = res.runtime.settings.queue_name
     async with res.pool.acquire() as connection:
-        accounts = await list_supplier_accounts(connection)
+        accounts = [
+            account
+            for account in await list_supplier_accounts(connection)
+            if account.status == "active" and account.kind in {"cj", "aliexpress"}
+        ]
     for account in accounts:
         await trigger(
             res.redis,

@@ -80,8 +80,11 @@ async def complete_connection(
         if grant is not None:
             await store_grant(connection, secrets, shop_id=shop.shop_id, grant=grant)
         if CUTOVER_SETTING not in shop.settings:
+            # Suppliers date shipments to the second: a parcel shipped in the second the shop
+            # was connected counts as after it.
+            cutover = now.replace(microsecond=0)
             await set_shop_setting(
-                connection, shop_id=shop.shop_id, key=CUTOVER_SETTING, value=now.isoformat()
+                connection, shop_id=shop.shop_id, key=CUTOVER_SETTING, value=cutover.isoformat()
             )
         await start_backfill(
             connection, shop_id=shop.shop_id, since=now - timedelta(days=backfill_days)

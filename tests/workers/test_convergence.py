@@ -3,8 +3,9 @@
 The Shopify simulator drops 30 % of its webhooks and duplicates and reorders others, over a
 few hundred orders; some are cancelled, some were already fulfilled by another app, and the
 suppliers ship split parcels (AliExpress), single parcels (CJ), cancel, or have not shipped
-yet. Supplier webhooks are not delivered at all here: the supplier side is only polled (the
-supplier orders themselves are seeded as ingest would have matched them).
+yet. The supplier simulator drops 30 % of its webhooks too (and duplicates and reorders
+others); the supplier orders themselves are seeded as placed, linked to their Shopify orders,
+as ingest stores them once an order-placed message is matched.
 
 After the webhooks that did arrive are applied, one poll cycle runs (shop poll, order
 re-reads, supplier polls, pushes). Then the stored Shopify state matches the simulator's
@@ -29,10 +30,12 @@ from service.connect import register_and_connect
 from service.runtime import Runtime
 from service.settings import Settings
 from service.shops import AppKind, ShopRegistration
+from service.suppliers import hash_webhook_token
 from simulator.shopify import ShopifySimulator, WebhookKnobs
 from simulator.suppliers import LineItem, ShipmentSpec, Supplier, SupplierSimulator
 from simulator.suppliers import create_app as create_supplier_app
 from workers.jobs.apply_shopify import run_apply_shopify
+from workers.jobs.apply_supplier import run_apply_supplier
 from workers.jobs.push import PushDeps, run_push_shop
 from workers.jobs.refresh import RefreshDeps, run_refresh_orders
 from workers.jobs.shop_sync import SyncDeps, run_connect_shop, run_poll_shop
@@ -63,7 +66,7 @@ async def world(pool: asyncpg.Pool, runtime: Runtime) -> AsyncIterator[World]:
     async with LifespanManager(app):
         hooks = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), timeout=10.0)
         shopify = ShopifySimulator(seed=11, routing_delay=0, http_client=hooks)
-        suppliers = SupplierSimulator(seed=12)
+        suppliers = SupplierSimulator(seed=12, http_client=hooks)
         supplier_app = create_supplier_app(suppliers)
 
         async def route(request: httpx.Request) -> httpx.Response:
@@ -104,15 +107,29 @@ async def world(pool: asyncpg.Pool, runtime: Runtime) -> AsyncIterator[World]:
                 ("cj", {"access_token": "cj-test-token"}),
                 ("aliexpress", AE_SECRETS),
             ):
-                made.accounts[kind] = await connection.fetchval(
+                account_id = await connection.fetchval(
                     """
-                    INSERT INTO supplier_account (kind, name, secrets_enc, default_shop_id)
-                    VALUES ($1, $1, $2, $3) RETURNING account_id
+                    INSERT INTO supplier_account (kind, name, secrets_enc, default_shop_id,
+                                                  webhook_token_hash)
+                    VALUES ($1, $1, $2, $3, $4) RETURNING account_id
                     """,
                     kind,
                     runtime.secrets.encrypt(orjson.dumps(secrets).decode()),
                     shop.shop_id,
+                    hash_webhook_token(f"token-{kind}"),
                 )
+                await connection.execute(
+                    "INSERT INTO supplier_account_shop (shop_id, account_id) VALUES ($1, $2)",
+                    shop.shop_id,
+                    account_id,
+                )
+                made.accounts[kind] = account_id
+                supplier = Supplier.CJ if kind == "cj" else Supplier.ALIEXPRESS
+                suppliers.set_webhook_url(
+                    supplier,
+                    f"https://dropsync.test/webhooks/suppliers/{account_id}?token=token-{kind}",
+                )
+                suppliers.set_knobs(supplier, drop_rate=0.3, duplicate_rate=0.2, reorder=True)
         yield made
         await http.aclose()
         await shopify.aclose()
@@ -130,7 +147,10 @@ def _settings(runtime: Runtime) -> Settings:
 
 async def _deliver_and_apply(world: World, pool: asyncpg.Pool) -> None:
     await world.shopify.deliver_webhooks(include_future=True)
+    await world.suppliers.deliver(include_delayed=True)
     await run_apply_shopify(pool, shop_id=world.shop_id)
+    for account_id in world.accounts.values():
+        await run_apply_supplier(pool, account_id=account_id)
 
 
 async def _seed_supplier_order(
@@ -239,6 +259,10 @@ async def test_lossy_webhooks_and_one_poll_cycle_converge(
     await _deliver_and_apply(world, pool)
     outcomes = [record.outcome for record in world.shopify.webhook_log]
     assert outcomes.count("dropped") > ORDERS // 5
+    supplier_stats = world.suppliers.stats()["delivery"]
+    for kind in ("cj", "aliexpress"):
+        assert supplier_stats[kind]["dropped"] > 0
+        assert supplier_stats[kind]["accepted"] > 0
     before = await pool.fetchval(
         "SELECT count(*) FROM shopify_order WHERE shop_id = $1 AND stored_at IS NOT NULL"
         " AND name <> ''",
@@ -281,6 +305,12 @@ async def test_lossy_webhooks_and_one_poll_cycle_converge(
     counts = world.shopify.fulfillment_count_by_tracking(DOMAIN)
     assert {number: counts.get(number, 0) for number in shipped} == dict.fromkeys(shipped, 1)
     assert not any(counts.get(number) for number in not_pushed)
+    # The supplier side as the suppliers have it: one row per supplier order, every parcel.
+    assert await pool.fetchval("SELECT count(*) FROM supplier_order") == ORDERS
+    stored_packages = {
+        row["tracking_number"] for row in await pool.fetch("SELECT tracking_number FROM package")
+    }
+    assert stored_packages == shipped | not_pushed
     # And the stored fulfilments are Shopify's.
     stored_numbers = {
         number

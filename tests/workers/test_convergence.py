@@ -176,39 +176,34 @@ async def _seed_supplier_order(
     )
 
 
-async def test_lossy_webhooks_and_one_poll_cycle_converge(
-    world: World, pool: asyncpg.Pool, runtime: Runtime
-) -> None:
-    rng = random.Random(5)
-    settings = _settings(runtime)
-    sync = SyncDeps(
-        pool=pool,
-        shopify=world.client,
-        http=world.http,
-        secrets=runtime.secrets,
-        settings=runtime.settings,
-        clock=_later,
-    )
-    # Connect: subscribe through the Admin API, then the (empty) backfill.
-    connected = await run_connect_shop(sync, shop_id=world.shop_id)
-    assert connected.error is None
-    world.shopify.set_webhook_knobs(
-        WebhookKnobs(drop_rate=0.3, duplicate_rate=0.2, reorder=True), domain=DOMAIN
-    )
+@dataclass
+class History:
+    shipped: set[str] = field(default_factory=set)  # each must end on exactly one fulfilment
+    not_pushed: set[str] = field(default_factory=set)  # shipped for orders cancelled in Shopify
+    cancelled: set[int] = field(default_factory=set)  # Shopify orders cancelled
 
-    shipped: set[str] = set()  # tracking numbers that must each end on exactly one fulfilment
-    not_pushed: set[str] = set()  # numbers of orders cancelled in Shopify: never fulfilled
-    cancelled_orders: set[int] = set()
+
+async def _ship(world: World, supplier: Supplier, external_id: str, skus: list[str]) -> set[str]:
+    if supplier is Supplier.ALIEXPRESS and len(skus) == 2:
+        specs = [ShipmentSpec(line_items=(LineItem(quantity=1, sku=sku),)) for sku in skus]
+        packages = world.suppliers.ship(external_id, packages=specs)
+    else:
+        packages = world.suppliers.ship(external_id)
+    return {package.tracking_number for package in packages}
+
+
+async def _build_history(world: World, pool: asyncpg.Pool, rng: random.Random) -> History:
+    """Orders in Shopify, their supplier orders, and what happened to each."""
+    history = History()
     for index in range(ORDERS):
         skus = [f"SKU-{index}-A"] + ([f"SKU-{index}-B"] if index % 2 else [])
         created = world.shopify.create_order(
             DOMAIN, line_items=[{"sku": sku, "quantity": 1} for sku in skus], routing_delay=0
         )
         order_id = int(created["id"].rsplit("/", 1)[-1])
-        roll = rng.random()
-        if roll < 0.1:
+        if rng.random() < 0.1:
             world.shopify.cancel_order(DOMAIN, order_id)
-            cancelled_orders.add(order_id)
+            history.cancelled.add(order_id)
         kind = "aliexpress" if index % 2 else "cj"
         supplier = Supplier.ALIEXPRESS if kind == "aliexpress" else Supplier.CJ
         placed = world.suppliers.place_order(
@@ -226,34 +221,48 @@ async def test_lossy_webhooks_and_one_poll_cycle_converge(
         )
         fate = rng.random()
         if fate < 0.1:
-            continue  # placed, not shipped yet
+            continue
         if fate < 0.15:
             world.suppliers.cancel(placed.supplier_order_id)
             continue
-        if supplier is Supplier.ALIEXPRESS and len(skus) == 2:
-            packages = world.suppliers.ship(
-                placed.supplier_order_id,
-                packages=[
-                    ShipmentSpec(line_items=(LineItem(quantity=1, sku=skus[0]),)),
-                    ShipmentSpec(line_items=(LineItem(quantity=1, sku=skus[1]),)),
-                ],
-            )
-        else:
-            packages = world.suppliers.ship(placed.supplier_order_id)
-        numbers = {package.tracking_number for package in packages}
-        if order_id in cancelled_orders:
-            not_pushed |= numbers
+        numbers = await _ship(world, supplier, placed.supplier_order_id, skus)
+        if order_id in history.cancelled:
+            history.not_pushed |= numbers
             continue
-        shipped |= numbers
-        if fate > 0.95 and len(packages) == 1:
+        history.shipped |= numbers
+        if fate > 0.95 and len(numbers) == 1:
             # Another app already pushed this parcel: dropsync must adopt, not duplicate.
             world.shopify.create_fulfillment(
                 DOMAIN,
                 fulfillment_order_id=created["fulfillment_order_ids"][0],
-                tracking_number=packages[0].tracking_number,
+                tracking_number=next(iter(numbers)),
                 tracking_company="Other",
                 created_by="another-app",
             )
+    return history
+
+
+async def test_lossy_webhooks_and_one_poll_cycle_converge(
+    world: World, pool: asyncpg.Pool, runtime: Runtime
+) -> None:
+    settings = _settings(runtime)
+    sync = SyncDeps(
+        pool=pool,
+        shopify=world.client,
+        http=world.http,
+        secrets=runtime.secrets,
+        settings=runtime.settings,
+        clock=_later,
+    )
+    # Connect: subscribe through the Admin API, then the (empty) backfill.
+    connected = await run_connect_shop(sync, shop_id=world.shop_id)
+    assert connected.error is None
+    world.shopify.set_webhook_knobs(
+        WebhookKnobs(drop_rate=0.3, duplicate_rate=0.2, reorder=True), domain=DOMAIN
+    )
+
+    truth = await _build_history(world, pool, random.Random(5))
+    shipped, not_pushed, cancelled_orders = truth.shipped, truth.not_pushed, truth.cancelled
 
     # What the lossy webhooks carried: not enough on their own.
     await _deliver_and_apply(world, pool)

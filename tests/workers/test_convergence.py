@@ -261,8 +261,8 @@ async def test_lossy_webhooks_and_one_poll_cycle_converge(
         WebhookKnobs(drop_rate=0.3, duplicate_rate=0.2, reorder=True), domain=DOMAIN
     )
 
-    truth = await _build_history(world, pool, random.Random(5))
-    shipped, not_pushed, cancelled_orders = truth.shipped, truth.not_pushed, truth.cancelled
+    history = await _build_history(world, pool, random.Random(5))
+    shipped, not_pushed, cancelled_orders = history.shipped, history.not_pushed, history.cancelled
 
     # What the lossy webhooks carried: not enough on their own.
     await _deliver_and_apply(world, pool)

@@ -21,6 +21,7 @@ from clients.shopify_oauth import (
 )
 from schema.db import Connection
 from schema.queries.connect import (
+    TOKEN_REJECTED_REASON,
     ShopCredentials,
     mark_shop_needs_attention,
     shop_credentials,
@@ -52,7 +53,7 @@ async def store_grant(
 
 async def report_rejected_token(connection: Connection, *, shop_id: int, detail: str) -> None:
     """Shopify answered 401 to the shop's token: flag it for a person, visibly."""
-    reason = f"Shopify rejected the access token: {detail}"[:500]
+    reason = f"{TOKEN_REJECTED_REASON}: {detail}"[:500]
     await mark_shop_needs_attention(connection, shop_id=shop_id, reason=reason)
     log.warning("shop.token_rejected", shop_id=shop_id, detail=detail[:200])
 

@@ -7,6 +7,7 @@ from typing import Any
 from schema.db import Connection
 
 __all__ = [
+    "TOKEN_REJECTED_REASON",
     "ShopCredentials",
     "consume_oauth_state",
     "insert_oauth_state",
@@ -15,6 +16,11 @@ __all__ = [
     "shop_credentials",
     "store_shop_token",
 ]
+
+# Every attention reason about a refused token starts with this.
+TOKEN_REJECTED_REASON = "Shopify rejected the access token"  # noqa: S105  (a message)
+# Attention reasons a working new token clears (ours, and the push worker's refusals).
+_CLEARED_BY_NEW_TOKEN = [TOKEN_REJECTED_REASON + "%", "Shopify refused%"]
 
 
 async def insert_oauth_state(
@@ -93,7 +99,8 @@ async def store_shop_token(
     token_expires_at: datetime | None,
     scopes: str | None,
 ) -> None:
-    """Keep a new token; a renewed token also clears a token-related attention flag."""
+    """Keep a new token; it also clears an attention flag raised by a rejected token (not
+    one raised for another reason, such as missing scopes)."""
     await connection.execute(
         """
         UPDATE shop SET
@@ -101,9 +108,12 @@ async def store_shop_token(
             refresh_token_enc = COALESCE($3, refresh_token_enc),
             token_expires_at = $4,
             scopes = COALESCE($5, scopes),
-            status = CASE WHEN status = 'needs_attention' THEN 'active' ELSE status END,
-            attention_reason = CASE WHEN status = 'needs_attention' THEN NULL
-                                    ELSE attention_reason END
+            status = CASE
+                WHEN status = 'needs_attention' AND attention_reason LIKE ANY($6::text[])
+                THEN 'active' ELSE status END,
+            attention_reason = CASE
+                WHEN status = 'needs_attention' AND attention_reason LIKE ANY($6::text[])
+                THEN NULL ELSE attention_reason END
         WHERE shop_id = $1
         """,
         shop_id,
@@ -111,6 +121,7 @@ async def store_shop_token(
         refresh_token_enc,
         token_expires_at,
         scopes,
+        _CLEARED_BY_NEW_TOKEN,
     )
 
 

@@ -148,8 +148,9 @@ async def test_successful_renewal_clears_needs_attention(
     shop_id = await _shop(pool, runtime.secrets, kind="custom", expires_at=NOW)
     async with pool.acquire() as connection:
         await connection.execute(
-            "UPDATE shop SET status = 'needs_attention', attention_reason = 'x' WHERE shop_id = $1",
+            "UPDATE shop SET status = 'needs_attention', attention_reason = $2 WHERE shop_id = $1",
             shop_id,
+            "Shopify rejected the access token: 401",
         )
     await _token(pool, runtime.secrets, endpoint, shop_id)
     async with pool.acquire() as connection:
@@ -167,3 +168,21 @@ async def test_uninstalled_shop_has_no_token(pool: asyncpg.Pool, runtime: Runtim
         )
     with pytest.raises(ShopTokenError):
         await _token(pool, runtime.secrets, FakeTokenEndpoint(), shop_id)
+
+
+async def test_renewal_keeps_a_flag_raised_for_missing_scopes(
+    pool: asyncpg.Pool, runtime: Runtime
+) -> None:
+    shop_id = await _shop(pool, runtime.secrets, kind="custom", expires_at=NOW)
+    reason = "Shopify granted fewer scopes than dropsync needs: read_orders"
+    await pool.execute(
+        "UPDATE shop SET status = 'needs_attention', attention_reason = $2 WHERE shop_id = $1",
+        shop_id,
+        reason,
+    )
+    await _token(pool, runtime.secrets, FakeTokenEndpoint(), shop_id)
+    async with pool.acquire() as connection:
+        shop = await get_shop(connection, shop_id)
+    assert shop is not None
+    assert shop.status == "needs_attention"
+    assert shop.attention_reason == reason

@@ -13,6 +13,7 @@ from schema.queries.sync_state import start_backfill
 from service.runtime import Resources, Runtime
 from workers import names
 from workers.jobs.sync_schedule import cron_jobs, poll_shops, poll_suppliers, watchdog
+from workers.settings import worker_options
 
 
 @pytest.fixture
@@ -94,3 +95,22 @@ def test_cron_jobs_poll_every_interval(runtime: Runtime) -> None:
     assert jobs[names.FULL_PASS_SHOPS].hour == {2}
     assert names.WATCHDOG in jobs
     assert names.POLL_SUPPLIERS in jobs
+
+
+def test_worker_registers_the_sync_jobs_and_crons(runtime: Runtime) -> None:
+    options = worker_options(runtime)
+    functions = {function.name for function in options["functions"]}
+    assert {
+        names.CONNECT_SHOP,
+        names.POLL_SHOP,
+        names.WATCHDOG_SHOP,
+        names.POLL_SUPPLIER,
+    } <= functions
+    crons = {job.name for job in options["cron_jobs"]}
+    assert {
+        names.POLL_SHOPS,
+        names.FULL_PASS_SHOPS,
+        names.WATCHDOG,
+        names.POLL_SUPPLIERS,
+        names.FULL_PASS_SUPPLIERS,
+    } <= crons

@@ -48,4 +48,5 @@ WATCHDOG_SHOP = "watchdog_shop"
 APPLY_SHOPIFY = "apply_shopify"
 APPLY_SUPPLIER = "apply_supplier"
 SWEEP_DELIVERIES = "sweep_deliveries"
-__all__ += ["APPLY_SHOPIFY", "APPLY_SUPPLIER", "SWEEP_DELIVERIES"]
+PURGE_SUPPLIER_PAYLOADS = "purge_supplier_payloads"
+__all__ += ["APPLY_SHOPIFY", "APPLY_SUPPLIER", "PURGE_SUPPLIER_PAYLOADS", "SWEEP_DELIVERIES"]

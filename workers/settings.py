@@ -15,7 +15,7 @@ from workers.jobs.apply_supplier import apply_supplier
 from workers.jobs.purge import purge_payloads
 from workers.jobs.push import push_shop, push_sweep
 from workers.jobs.refresh import refresh_orders
-from workers.jobs.sweep import SWEEP_SECONDS, sweep_deliveries
+from workers.jobs.sweep import SWEEP_SECONDS, purge_supplier_payloads, sweep_deliveries
 from workers.jobs.sync_schedule import (
     connect_shop,
     cron_jobs,
@@ -68,6 +68,13 @@ def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
                 second=set(range(0, 60, SWEEP_SECONDS)),
                 run_at_startup=True,
                 unique=True,
+            ),
+            cron(
+                purge_supplier_payloads,
+                name=names.PURGE_SUPPLIER_PAYLOADS,
+                hour={3},
+                minute={27},
+                run_at_startup=False,
             ),
             *cron_jobs(runtime.settings),
         ],

@@ -1,12 +1,12 @@
 """Benchmark the Shopify webhook receiver against same-run baselines.
 
-    python -m bench.ingest [--duration 20] [--workers 2] [--skip-lag]
+    python -m bench.ingest [--duration 20] [--workers 1] [--skip-lag]
 
 What it does, on a scratch database it creates and drops:
 
-1. Starts the API under uvicorn (`--workers N --loop uvloop --http httptools`), with the real app
-   plus a bare endpoint that only reads the body, verifies the HMAC and answers 200
-   (`bench/ingest/app.py`).
+1. Starts the API under uvicorn (`--workers N`, default 1 like `dropsync serve`; uvloop and
+   httptools), with the real app plus a bare endpoint that only reads the body, verifies the
+   HMAC and answers 200 (`bench/ingest/app.py`).
 2. Runs `wrk` at 8 and at 32 connections for `--duration` seconds each against both endpoints,
    POSTing Shopify's documented `orders/create` payload, correctly signed, each request with its
    own webhook id (so every one is a new, stored delivery).
@@ -373,7 +373,9 @@ def _print_table(rows: list[Figures]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=20, help="seconds per wrk/pgbench run")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (dropsync serve runs 1)"
+    )
     parser.add_argument("--lag-rate", type=int, default=500, help="deliveries/s for apply lag")
     parser.add_argument("--lag-seconds", type=int, default=15)
     parser.add_argument("--skip-lag", action="store_true")

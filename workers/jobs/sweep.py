@@ -1,4 +1,4 @@
-"""Re-trigger the apply jobs for every delivery left pending and due.
+"""Re-trigger the apply jobs for every delivery left pending and due; purge old supplier bodies.
 
 Redis is only a nudge: a nudge lost to a Redis outage, a worker killed mid-job, or a delivery
 whose retry time has come all leave rows `pending` in Postgres. This cron finds them and
@@ -6,6 +6,7 @@ triggers their shop's (or supplier account's) apply job again.
 """
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -20,7 +21,13 @@ from workers import names
 from workers.context import resources
 from workers.trigger import job_id, trigger
 
-__all__ = ["SWEEP_SECONDS", "run_sweep", "sweep_deliveries"]
+__all__ = [
+    "SWEEP_SECONDS",
+    "purge_supplier_payloads",
+    "run_purge_supplier_payloads",
+    "run_sweep",
+    "sweep_deliveries",
+]
 
 log = structlog.get_logger()
 
@@ -48,3 +55,27 @@ async def sweep_deliveries(ctx: dict[str, Any]) -> int:
     res = resources(ctx)
     async with res.pool.acquire() as connection:
         return await run_sweep(connection, res.redis, queue_name=res.runtime.settings.queue_name)
+
+
+async def run_purge_supplier_payloads(connection: Connection, *, retention: timedelta) -> int:
+    """Erase supplier delivery bodies older than the retention (like `purge_payloads` does for
+    Shopify's): they may carry names and addresses. Pending ones are kept until applied."""
+    status: str = await connection.execute(
+        """
+        UPDATE supplier_delivery SET body = NULL, headers = '{}'::jsonb
+        WHERE body IS NOT NULL AND status <> 'pending' AND received_at < now() - $1::interval
+        """,
+        retention,
+    )
+    erased = int(status.rsplit(maxsplit=1)[-1])
+    if erased:
+        log.info("retention.supplier_payloads_purged", count=erased)
+    return erased
+
+
+async def purge_supplier_payloads(ctx: dict[str, Any]) -> int:
+    res = resources(ctx)
+    async with res.pool.acquire() as connection:
+        return await run_purge_supplier_payloads(
+            connection, retention=res.runtime.settings.payload_retention
+        )

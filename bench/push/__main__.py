@@ -40,6 +40,7 @@ from bench.push.harness import (
     fresh_database,
     make_secrets,
     seed_basics,
+    seed_orders,
     seed_shop,
     simulator_process,
     wait_for,
@@ -70,7 +71,7 @@ def _line_items(rng: random.Random, index: int) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------- 1. throughput
 
 
-async def bench_throughput(packages: int, scale: float) -> dict[str, float]:
+async def bench_throughput(packages: int, scale: float) -> dict[str, float | str]:
     start_wall = time.monotonic()
 
     def clock() -> float:
@@ -225,7 +226,9 @@ async def _baseline(
     return len(jobs), elapsed
 
 
-async def bench_shops(shops: int, per_shop: int) -> dict[str, float]:
+async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float | str]:
+    """Alternate baseline and dropsync rounds on fresh orders and report the median ratio: the
+    machine is shared, so one pair of runs can be skewed by whatever else runs then."""
     domains = [f"shop-{i}.myshopify.com" for i in range(1, shops + 1)]
     # In flight at once: arq runs max_jobs shops; each pushes its orders in groups of up to
     # ORDERS_FULFILLMENT_STATE_BATCH_SIZE, order_concurrency groups at a time. With 5 orders a
@@ -234,38 +237,30 @@ async def bench_shops(shops: int, per_shop: int) -> dict[str, float]:
         _SHOPS_ORDER_CONCURRENCY, -(-per_shop // ORDERS_FULFILLMENT_STATE_BATCH_SIZE)
     )
     concurrency = _SHOPS_MAX_JOBS * groups_per_shop
-    with simulator_process(port=free_port(), shops=shops, plan="standard") as base:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as sim:
-            ours = await _create_orders(sim, domains, per_shop, seed=1)
-            theirs = await _create_orders(sim, domains, per_shop, seed=2)
-        baseline_count, baseline_seconds = await _baseline(base, theirs, concurrency)
-        _, secrets = make_secrets()
+    ratios: list[float] = []
+    ours_rates: list[float] = []
+    baseline_rates: list[float] = []
+    pushed_total = 0
+    _, secrets = make_secrets()
+    with simulator_process(port=free_port(), shops=shops, plan="plus") as base:
         async with fresh_database() as database_url:
             pool = await bench_pool(database_url, max_size=concurrency + 5)
             app_id, account_id = await seed_basics(pool)
-            shop_ids = []
+            shop_ids: dict[str, int] = {}
             for domain in domains:
-                shop_id, _ = await seed_shop(
-                    pool,
-                    secrets,
-                    domain=domain,
-                    orders=ours[domain],
-                    app_id=app_id,
-                    account_id=account_id,
+                shop_ids[domain], _ = await seed_shop(
+                    pool, secrets, domain=domain, orders=[], app_id=app_id, account_id=account_id
                 )
-                shop_ids.append(shop_id)
             # The same connection limits as the baseline's client: httpcore's pool scans every
             # connection on each request, so a bigger pool costs CPU for nothing here.
             limits = httpx.Limits(
                 max_connections=concurrency, max_keepalive_connections=concurrency
             )
             http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0), limits=limits)
+            template = f"{base}/shops/{{shop}}/admin/api/{{version}}/graphql.json"
             deps = PushDeps(
                 pool=pool,
-                shopify=ShopifyClient(
-                    http=http,
-                    url_template=f"{base}/shops/{{shop}}/admin/api/{{version}}/graphql.json",
-                ),
+                shopify=ShopifyClient(http=http, url_template=template),
                 secrets=secrets,
                 order_concurrency=_SHOPS_ORDER_CONCURRENCY,
             )
@@ -275,25 +270,49 @@ async def bench_shops(shops: int, per_shop: int) -> dict[str, float]:
                 async with jobs:
                     await run_push_shop(deps, shop_id=shop_id)
 
-            started = time.monotonic()
-            await asyncio.gather(*(job(shop_id) for shop_id in shop_ids))
-            elapsed = time.monotonic() - started
-            async with pool.acquire() as connection:
-                pushed = await connection.fetchval(
-                    "SELECT count(*) FROM push WHERE status IN ('succeeded', 'adopted')"
-                )
+            for round_ in range(rounds):
+                async with httpx.AsyncClient(base_url=base, timeout=30) as sim:
+                    ours = await _create_orders(sim, domains, per_shop, seed=10 + round_)
+                    theirs = await _create_orders(sim, domains, per_shop, seed=100 + round_)
+                baseline_count, baseline_seconds = await _baseline(base, theirs, concurrency)
+                for domain in domains:
+                    await seed_orders(
+                        pool,
+                        shop_id=shop_ids[domain],
+                        domain=domain,
+                        orders=ours[domain],
+                        account_id=account_id,
+                    )
+                async with pool.acquire() as connection:
+                    before = await connection.fetchval(
+                        "SELECT count(*) FROM push WHERE status IN ('succeeded', 'adopted')"
+                    )
+                started = time.monotonic()
+                await asyncio.gather(*(job(shop_id) for shop_id in shop_ids.values()))
+                elapsed = time.monotonic() - started
+                async with pool.acquire() as connection:
+                    pushed = (
+                        await connection.fetchval(
+                            "SELECT count(*) FROM push WHERE status IN ('succeeded', 'adopted')"
+                        )
+                        - before
+                    )
+                pushed_total += pushed
+                ours_rates.append(pushed / elapsed)
+                baseline_rates.append(baseline_count / baseline_seconds)
+                ratios.append(ours_rates[-1] / baseline_rates[-1])
             await http.aclose()
             await pool.close()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    ours_rate = pushed / elapsed
-    baseline_rate = baseline_count / baseline_seconds
     return {
         "shops": shops,
         "concurrency": concurrency,
-        "fulfilments": pushed,
-        "dropsync_per_s": round(ours_rate, 1),
-        "baseline_per_s": round(baseline_rate, 1),
-        "ratio": round(ours_rate / baseline_rate, 3),
+        "rounds": rounds,
+        "fulfilments": pushed_total,
+        "dropsync_per_s": round(statistics.median(ours_rates), 1),
+        "baseline_per_s": round(statistics.median(baseline_rates), 1),
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratios": "/".join(f"{r:.2f}" for r in ratios),
         "peak_rss_mib": round(peak_mib, 1),
     }
 
@@ -301,7 +320,7 @@ async def bench_shops(shops: int, per_shop: int) -> dict[str, float]:
 # ---------------------------------------------------------------------------- 3. latency
 
 
-async def bench_latency(shops: int, rate: float, seconds: float) -> dict[str, float]:
+async def bench_latency(shops: int, rate: float, seconds: float) -> dict[str, float | str]:
     import os  # noqa: PLC0415
 
     domains = [f"shop-{i}.myshopify.com" for i in range(1, shops + 1)]
@@ -333,7 +352,7 @@ async def bench_latency(shops: int, rate: float, seconds: float) -> dict[str, fl
             settings = Settings(
                 database_url=database_url,
                 redis_url=os.environ.get("DROPSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-                secret_keys=key,  # type: ignore[arg-type]
+                secret_keys=key,
                 queue_name=f"bench-{random.randrange(10**9)}",
                 shopify_graphql_url_template=f"{base}/shops/{{shop}}/admin/api/{{version}}/graphql.json",
                 _env_file=None,
@@ -409,9 +428,9 @@ async def bench_latency(shops: int, rate: float, seconds: float) -> dict[str, fl
 
 
 async def _run(which: str, args: argparse.Namespace) -> None:
-    benches: dict[str, Callable[[], Awaitable[dict[str, float]]]] = {
+    benches: dict[str, Callable[[], Awaitable[dict[str, float | str]]]] = {
         "throughput": lambda: bench_throughput(args.packages, args.time_scale),
-        "shops": lambda: bench_shops(200, 5),
+        "shops": lambda: bench_shops(200, 5, args.rounds),
         "latency": lambda: bench_latency(20, 10.0, args.latency_seconds),
     }
     for name, bench in benches.items():
@@ -428,6 +447,7 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=1000)
     parser.add_argument("--time-scale", type=float, default=10.0)
     parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=3, help="shops: alternating rounds")
     args = parser.parse_args()
     asyncio.run(_run(args.which, args))
 

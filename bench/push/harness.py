@@ -33,6 +33,7 @@ __all__ = [
     "free_port",
     "fresh_database",
     "make_secrets",
+    "seed_orders",
     "seed_shop",
     "simulator_process",
     "wait_for",
@@ -167,8 +168,7 @@ async def seed_shop(
 ) -> tuple[int, list[SeededPackage]]:
     """Store a shop and, for each simulator order summary, the order, its line items, one
     supplier order and one package covering every item. Returns (shop id, packages)."""
-    packages: list[SeededPackage] = []
-    async with pool.acquire() as connection, connection.transaction():
+    async with pool.acquire() as connection:
         shop_id: int = await connection.fetchval(
             """
             INSERT INTO shop (domain, app_id, access_token_enc, settings)
@@ -179,6 +179,23 @@ async def seed_shop(
             secrets.encrypt(SIM_TOKEN),
             settings or {},
         )
+    packages = await seed_orders(
+        pool, shop_id=shop_id, domain=domain, orders=orders, account_id=account_id
+    )
+    return shop_id, packages
+
+
+async def seed_orders(
+    pool: asyncpg.Pool,
+    *,
+    shop_id: int,
+    domain: str,
+    orders: Sequence[dict[str, Any]],
+    account_id: int,
+) -> list[SeededPackage]:
+    """Store simulator orders for a stored shop, each with one supplier order and package."""
+    packages: list[SeededPackage] = []
+    async with pool.acquire() as connection, connection.transaction():
         for summary in orders:
             order_id = _gid_number(summary["id"])
             await connection.execute(
@@ -243,7 +260,7 @@ async def seed_shop(
                     lines=lines,
                 )
             )
-    return shop_id, packages
+    return packages
 
 
 async def seed_basics(pool: asyncpg.Pool) -> tuple[int, int]:

@@ -17,13 +17,13 @@ order is *unsynced* when all of these hold:
 Its columns: shop_id, order_id, package_id, supplier_order_id, tracking_number,
 tracking_number_norm, carrier, tracking_url, lines, shipped_at, stored_at, waiting_since,
 before_cutover.
+`grace` is a placeholder for an interval; `shop_id` one for a bigint, or None for all shops.
 
 Cut-over: a shop usually arrives with history, often synced by another app. A package that
 shipped before the shop's `push_shipped_since` setting (set when the shop is connected; the
 operator moves it earlier to opt in) is `before_cutover`: still unsynced, so the report shows
 it, but never a push candidate (`BEFORE_CUTOVER_SQL` is what the push queries exclude). A shop
 without the setting has no cut-over.
-`grace` is a placeholder for an interval; `shop_id` one for a bigint or NULL (all shops).
 """
 
 from dataclasses import dataclass
@@ -51,8 +51,13 @@ BEFORE_CUTOVER_SQL = (
 )
 
 
-def unsynced_cte(*, grace: str, shop_id: str) -> str:
-    """The unsynced-packages query, for `WITH unsynced AS (...)`; arguments are placeholders."""
+def unsynced_cte(*, grace: str, shop_id: str | None) -> str:
+    """The unsynced-packages query, for `WITH unsynced AS (...)`.
+
+    `grace` is a placeholder for an interval; `shop_id` one for a bigint, or None for every
+    shop (a separate text rather than `$n IS NULL OR ...`, so Postgres plans each well).
+    """
+    shop_filter = "TRUE" if shop_id is None else f"p.shop_id = {shop_id}::bigint"
     return f"""
     SELECT p.shop_id, so.shopify_order_id AS order_id, p.package_id, p.supplier_order_id,
            p.tracking_number, p.tracking_number_norm, p.carrier, p.tracking_url, p.lines,
@@ -64,7 +69,7 @@ def unsynced_cte(*, grace: str, shop_id: str) -> str:
       ON so.shop_id = p.shop_id AND so.supplier_order_id = p.supplier_order_id
     JOIN shopify_order o
       ON o.shop_id = so.shop_id AND o.order_id = so.shopify_order_id
-    WHERE ({shop_id}::bigint IS NULL OR p.shop_id = {shop_id}::bigint)
+    WHERE {shop_filter}
       AND p.superseded_at IS NULL
       AND COALESCE(p.shipped_at, p.stored_at) <= now() - {grace}::interval
       AND NOT EXISTS (
@@ -106,19 +111,20 @@ async def unsynced_packages(
     order_ids: list[int] | None = None,
 ) -> list[UnsyncedPackage]:
     """Unsynced packages (of one shop, or all), ordered by shop, order and package."""
+    shop_param = None if shop_id is None else "$3"
     rows = await connection.fetch(
         f"""
-        WITH unsynced AS ({unsynced_cte(grace="$1", shop_id="$2")})
+        WITH unsynced AS ({unsynced_cte(grace="$1", shop_id=shop_param)})
         SELECT shop_id, order_id, package_id, supplier_order_id, tracking_number,
                tracking_number_norm, carrier, tracking_url, lines, shipped_at, waiting_since,
                before_cutover
         FROM unsynced
-        WHERE $3::bigint[] IS NULL OR order_id = ANY ($3::bigint[])
+        WHERE $2::bigint[] IS NULL OR order_id = ANY ($2::bigint[])
         ORDER BY shop_id, order_id, package_id
         """,
         grace,
-        shop_id,
         order_ids,
+        *([] if shop_id is None else [shop_id]),
     )
     return [UnsyncedPackage(**dict(row)) for row in rows]
 
@@ -127,12 +133,11 @@ async def shops_with_unsynced_packages(connection: Connection, *, grace: timedel
     """Active shops that have at least one unsynced package."""
     rows = await connection.fetch(
         f"""
-        WITH unsynced AS ({unsynced_cte(grace="$1", shop_id="$2")})
+        WITH unsynced AS ({unsynced_cte(grace="$1", shop_id=None)})
         SELECT DISTINCT u.shop_id FROM unsynced u JOIN shop s USING (shop_id)
         WHERE s.status = 'active'
         ORDER BY u.shop_id
         """,
         grace,
-        None,
     )
     return [row["shop_id"] for row in rows]

@@ -150,7 +150,7 @@ async def mark_shop_needs_attention(connection: Connection, *, shop_id: int, rea
     )
 
 
-def _pushable_where(*, grace: str, shop_id: str, recheck: str) -> str:
+def _pushable_where(*, grace: str, shop_id: str | None, recheck: str) -> str:
     """Unsynced packages the worker should act on now (not blocked, not waiting to retry)."""
     return f"""
     WITH unsynced AS ({unsynced_cte(grace=grace, shop_id=shop_id)})
@@ -199,12 +199,11 @@ async def due_shops(connection: Connection, *, grace: timedelta) -> dict[str, li
     """
     push_rows = await connection.fetch(
         f"""
-        WITH pushable AS ({_pushable_where(grace="$1", shop_id="$2", recheck="$3")})
+        WITH pushable AS ({_pushable_where(grace="$1", shop_id=None, recheck="$2")})
         SELECT DISTINCT pushable.shop_id FROM pushable JOIN shop s USING (shop_id)
         WHERE s.status = 'active' ORDER BY pushable.shop_id
         """,
         grace,
-        None,
         BLOCK_RECHECK,
     )
     refresh_rows = await connection.fetch(

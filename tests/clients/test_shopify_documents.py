@@ -12,11 +12,11 @@ import pytest
 from graphql import (
     FieldNode,
     GraphQLInterfaceType,
-    InlineFragmentNode,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -119,7 +119,9 @@ def _selection_cost(
     return total + max(fragments, default=0)
 
 
-def _node_cost(connection: FieldNode, connection_type: GraphQLObjectType) -> int:
+def _node_cost(
+    connection: FieldNode, connection_type: GraphQLObjectType | GraphQLInterfaceType
+) -> int:
     assert connection.selection_set is not None
     cost = 0
     for node in connection.selection_set.selections:

@@ -366,3 +366,14 @@ async def test_grace_period_holds_back_fresh_packages(kit: Kit) -> None:
     assert summary.orders == 0
     async with kit.pool.acquire() as connection:
         assert await unsynced_packages(connection, grace=timedelta(hours=1)) == []
+
+
+async def test_run_stops_starting_orders_after_its_time_budget(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    await kit.shipped_order(shop_id, domain, tracking_number="YT000000000000000D")
+
+    summary = await run_push_shop(kit.push_deps(run_budget_seconds=-1.0), shop_id=shop_id)
+
+    assert summary.results == {OrderResult.POSTPONED: 1}
+    assert summary.needs_rerun
+    assert kit.sim.fulfillment_count_by_tracking(domain) == {}

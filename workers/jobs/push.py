@@ -19,6 +19,7 @@ an `order_event` on the order's timeline.
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -138,6 +139,7 @@ class OrderResult(StrEnum):
     DONE = "done"  # every package pushed, adopted, blocked or parked
     DEFERRED = "deferred"  # a transient failure: try again later
     BUSY = "busy"  # another worker holds the order
+    POSTPONED = "postponed"  # the run's time budget was spent before the order was started
     SHOP_UNAVAILABLE = "shop_unavailable"  # the token or the shop needs attention
 
 
@@ -154,6 +156,10 @@ class PushDeps:
     # base * 2**round)).
     replan_backoff_base: float = 0.05
     replan_backoff_cap: float = 2.0
+    # A run stops starting new orders after this long and re-queues itself, so a shop with a
+    # long backlog (a standard plan pushes about 3 fulfilments a second) never outlives arq's
+    # job timeout and other shops get their turn.
+    run_budget_seconds: float = 60.0
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -169,7 +175,10 @@ class PushRunSummary:
 
     @property
     def needs_rerun(self) -> bool:
-        return bool(self.results.get(OrderResult.BUSY) or self.results.get(OrderResult.DEFERRED))
+        return any(
+            self.results.get(result)
+            for result in (OrderResult.BUSY, OrderResult.DEFERRED, OrderResult.POSTPONED)
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -228,9 +237,12 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         return summary
     attempted: set[int] = set()
     semaphore = asyncio.Semaphore(deps.order_concurrency)
+    deadline = time.monotonic() + deps.run_budget_seconds
 
     async def group(order_ids: list[int]) -> list[OrderResult]:
         async with semaphore:
+            if time.monotonic() > deadline:
+                return [OrderResult.POSTPONED] * len(order_ids)
             return await push_orders(deps, shop, order_ids)
 
     while True:
@@ -251,7 +263,7 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         ]
         for result in results:
             summary.count(result)
-        if OrderResult.SHOP_UNAVAILABLE in results:
+        if OrderResult.SHOP_UNAVAILABLE in results or OrderResult.POSTPONED in results:
             break
     if summary.orders:
         log.info("push.shop_done", shop_id=shop_id, orders=summary.orders, **summary.results)
@@ -863,14 +875,19 @@ async def push_shop(ctx: dict[str, Any], shop_id: int) -> dict[str, int]:
     summary = await run_push_shop(push_deps(ctx), shop_id=shop_id)
     if summary.needs_rerun:
         queue = res.runtime.settings.queue_name
-        busy_only = not summary.results.get(OrderResult.DEFERRED)
+        if summary.results.get(OrderResult.DEFERRED):
+            defer = 10.0
+        elif summary.results.get(OrderResult.BUSY):
+            defer = _BUSY_RETRY_SECONDS
+        else:
+            defer = 0.0
         await trigger(
             res.redis,
             names.PUSH_SHOP,
             shop_id,
             queue_name=queue,
             unique_id=job_id(queue, "push-rerun", shop_id),
-            defer_seconds=_BUSY_RETRY_SECONDS if busy_only else 10.0,
+            defer_seconds=defer or None,
         )
     return {"orders": summary.orders}
 

@@ -278,3 +278,16 @@ async def test_silent_cj_webhook_is_reregistered_when_orders_still_move(
     assert sim.webhook_url(Supplier.CJ, "logistics") == HOOK
     # Registered just now: not again within the silence window.
     assert not await run_supplier_watchdog(sync, account_id=account_id)
+
+
+async def test_account_without_api_credentials_is_not_polled(
+    pool: asyncpg.Pool, runtime: Runtime, sim: SupplierSimulator, http: httpx.AsyncClient
+) -> None:
+    shop_id, account_id = await setup_account(pool, runtime, kind="cj", secrets={})
+    placed = sim.place_order(Supplier.CJ, merchant_reference="#6", line_items=items())
+    await add_supplier_order(
+        pool, shop_id=shop_id, account_id=account_id, external_id=placed.supplier_order_id
+    )
+    summary = await run_poll_supplier(deps(pool, runtime, http), account_id=account_id)
+    assert summary.polled == 0
+    assert summary.error is None

@@ -108,14 +108,15 @@ class _Reader:
         self.cj: CjClient | None = None
         self.aliexpress: AliExpressClient | None = None
         self.clock = deps.clock
-        if account.kind == "cj":
+        has = self.credentials.get
+        if account.kind == "cj" and (has("access_token") or has("api_key")):
             self.cj = CjClient(
                 http=deps.http,
                 url=deps.settings.cj_api_url,
                 access_token=self.credentials.get("access_token"),
                 api_key=self.credentials.get("api_key"),
             )
-        elif account.kind == "aliexpress":
+        elif account.kind == "aliexpress" and has("app_key") and has("app_secret"):
             self.aliexpress = AliExpressClient(
                 http=deps.http,
                 url=deps.settings.aliexpress_api_url,
@@ -128,6 +129,7 @@ class _Reader:
 
     @property
     def supported(self) -> bool:
+        """A supplier with an order API, and the credentials to call it."""
         return self.cj is not None or self.aliexpress is not None
 
     async def read(self, external_id: str) -> SupplierOrderState:

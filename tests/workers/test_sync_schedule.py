@@ -1,18 +1,21 @@
 """The sync crons fan out one job per shop (and per supplier account), never twice."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from redis.asyncio import Redis
 
 from schema.queries.shops import insert_shop, upsert_app
 from schema.queries.sync_state import start_backfill
 from service.runtime import Resources, Runtime
+from simulator.shopify import ShopifySimulator
 from workers import names
-from workers.jobs.sync_schedule import cron_jobs, poll_shops, poll_suppliers, watchdog
+from workers.jobs.sync_schedule import cron_jobs, poll_shop, poll_shops, poll_suppliers, watchdog
 from workers.settings import worker_options
 
 
@@ -114,3 +117,35 @@ def test_worker_registers_the_sync_jobs_and_crons(runtime: Runtime) -> None:
         names.POLL_SUPPLIERS,
         names.FULL_PASS_SUPPLIERS,
     } <= crons
+
+
+async def test_poll_job_wires_the_process_client_and_nudges_the_refresh(
+    runtime: Runtime, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    sim = ShopifySimulator(seed=4, routing_delay=0)
+    credentials = sim.add_shop("wired.myshopify.com")
+    async with pool.acquire() as connection:
+        app_id = await upsert_app(
+            connection, name="app", kind="legacy", client_id=None, client_secret_enc=None
+        )
+        shop = await insert_shop(
+            connection,
+            domain="wired.myshopify.com",
+            app_id=app_id,
+            access_token_enc=runtime.secrets.encrypt(credentials.access_token),
+        )
+    sim.create_order("wired.myshopify.com", line_items=[{"sku": "A", "quantity": 1}])
+    await asyncio.sleep(1.1)  # the poll's window ends at its start, in whole seconds
+    queue = runtime.settings.queue_name
+    await redis.delete(queue)
+    resources = await Resources.create(
+        runtime, application_name="test-poll-job", http_transport=httpx.ASGITransport(app=sim.app)
+    )
+    try:
+        result = await poll_shop({"resources": resources}, shop.shop_id)
+    finally:
+        await resources.aclose()
+        await sim.aclose()
+    assert result["orders"] == 1
+    assert result["error"] is None
+    assert await _queued(redis, queue) == [f"{queue}:{names.REFRESH_ORDERS}:{shop.shop_id}"]

@@ -1,4 +1,4 @@
-"""CJdropshipping API client: order detail, tracking, and (re-)registering the webhook.
+"""CJdropshipping API client: order detail and list, tracking, and (re-)registering the webhook.
 
 Calls carry `CJ-Access-Token`; answers use CJ's envelope `{code, result, message, data}`. An
 access token lasts about 15 days: when CJ refuses it and the account has an API key, the client
@@ -47,6 +47,21 @@ class CjClient:
             msg = f"CJ order {order_id} does not exist"
             raise SupplierNotFoundError(msg)
         return data
+
+    async def list_orders(
+        self, *, page: int, page_size: int = 100
+    ) -> tuple[list[Mapping[str, Any]], int]:
+        """One page of the account's orders (`shopping/order/list`): (orders, total)."""
+        data = await self._call(
+            "GET",
+            "shopping/order/list",
+            params={"pageNum": str(page), "pageSize": str(page_size)},
+        )
+        if not isinstance(data, Mapping):
+            return [], 0
+        rows = [row for row in data.get("list") or [] if isinstance(row, Mapping)]
+        total = data.get("total")
+        return rows, int(total) if isinstance(total, int) else len(rows)
 
     async def track_info(self, tracking_numbers: list[str]) -> list[Mapping[str, Any]]:
         """One entry per tracking number CJ knows (`logistic/trackInfo`)."""

@@ -18,6 +18,7 @@ from schema.queries.supplier_state import upsert_packages
 __all__ = [
     "DueSupplierOrder",
     "due_supplier_orders",
+    "insert_polled_messages",
     "store_supplier_api_credentials",
     "store_supplier_poll",
     "supplier_account_secrets",
@@ -174,3 +175,28 @@ async def store_supplier_api_credentials(
         secrets_enc,
         webhook_url,
     )
+
+
+async def insert_polled_messages(
+    connection: Connection, *, account_id: int, kind: str, messages: Sequence[tuple[str, bytes]]
+) -> int:
+    """Queue supplier messages rebuilt from a poll, (dedup key, body), for ingest to apply.
+
+    Unlike a received webhook this leaves `last_delivery_at` alone: the watchdog reads it to
+    tell whether the supplier's webhooks still arrive. Returns how many were new.
+    """
+    if not messages:
+        return 0
+    status: str = await connection.execute(
+        """
+        INSERT INTO supplier_delivery (account_id, dedup_key, kind, headers, body)
+        SELECT $1, t.dedup_key, $2, '{"x-dropsync-source": "poll"}'::jsonb, t.body
+        FROM unnest($3::text[], $4::bytea[]) AS t(dedup_key, body)
+        ON CONFLICT DO NOTHING
+        """,
+        account_id,
+        kind,
+        [key for key, _ in messages],
+        [body for _, body in messages],
+    )
+    return int(status.rsplit(maxsplit=1)[-1])

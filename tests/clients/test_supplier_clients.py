@@ -166,3 +166,17 @@ async def test_cj_set_webhook_registers_both_topics_and_lifts_a_pause(
     )
     assert sim.webhook_url(Supplier.CJ, "order") == "https://dropsync.test/webhooks/cj/1/t"
     assert sim.webhook_url(Supplier.CJ, "logistics") == "https://dropsync.test/webhooks/cj/1/t"
+
+
+async def test_cj_list_orders_pages_through_the_account(
+    sim: SupplierSimulator, http: httpx.AsyncClient
+) -> None:
+    placed = [
+        sim.place_order(Supplier.CJ, merchant_reference=f"#30{n}", line_items=_items())
+        for n in range(3)
+    ]
+    client = CjClient(http=http, url=CJ_URL, access_token="cj-test-token")
+    first, total = await client.list_orders(page=1, page_size=2)
+    second, _ = await client.list_orders(page=2, page_size=2)
+    assert total == 3
+    assert {row["orderId"] for row in first + second} == {o.supplier_order_id for o in placed}

@@ -12,8 +12,10 @@ import pytest
 from schema.queries.shops import insert_shop, upsert_app
 from service.runtime import Runtime
 from simulator.suppliers import LineItem, ShipmentSpec, Supplier, SupplierSimulator, create_app
+from workers.jobs.apply_supplier import run_apply_supplier
 from workers.jobs.supplier_sync import (
     SupplierSyncDeps,
+    run_discover_cj_orders,
     run_poll_supplier,
     run_supplier_watchdog,
 )
@@ -291,3 +293,43 @@ async def test_account_without_api_credentials_is_not_polled(
     summary = await run_poll_supplier(deps(pool, runtime, http), account_id=account_id)
     assert summary.polled == 0
     assert summary.error is None
+
+
+async def test_cj_order_whose_webhooks_were_all_lost_is_discovered_and_linked(
+    pool: asyncpg.Pool, runtime: Runtime, sim: SupplierSimulator, http: httpx.AsyncClient
+) -> None:
+    shop_id, account_id = await setup_account(
+        pool, runtime, kind="cj", secrets={"access_token": "cj-test-token"}
+    )
+    await pool.execute(
+        "INSERT INTO supplier_account_shop (shop_id, account_id) VALUES ($1, $2)",
+        shop_id,
+        account_id,
+    )
+    await pool.execute(
+        """
+        INSERT INTO shopify_order (shop_id, order_id, name, created_at, updated_at, stored_at)
+        VALUES ($1, 4242, '#1042', now(), now(), now())
+        """,
+        shop_id,
+    )
+    placed = sim.place_order(Supplier.CJ, merchant_reference="#1042", line_items=items())
+    sim.ship(placed.supplier_order_id)
+    sync = deps(pool, runtime, http)
+    assert await run_discover_cj_orders(sync, account_id=account_id) == 1
+    assert await run_discover_cj_orders(sync, account_id=account_id) == 0  # same state
+    await run_apply_supplier(pool, account_id=account_id)
+    row = await pool.fetchrow(
+        "SELECT supplier_order_id, shopify_order_id FROM supplier_order WHERE external_id = $1",
+        placed.supplier_order_id,
+    )
+    assert row is not None
+    assert row["shopify_order_id"] == 4242
+    assert await packages(pool, row["supplier_order_id"]) == [placed.packages[0].tracking_number]
+    # Discovery is not a webhook: the watchdog still sees the account as silent.
+    assert (
+        await pool.fetchval(
+            "SELECT last_delivery_at FROM supplier_account WHERE account_id = $1", account_id
+        )
+        is None
+    )

@@ -15,7 +15,7 @@ Account credentials live encrypted in `supplier_account.secrets_enc` as a JSON o
 CJ's webhook URL is the account setting `webhook_url`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +41,7 @@ from schema.queries.supplier_accounts import SupplierAccountRecord, get_supplier
 from schema.queries.supplier_poll import (
     DueSupplierOrder,
     due_supplier_orders,
+    insert_polled_messages,
     store_supplier_poll,
     supplier_orders_moved_since,
 )
@@ -53,9 +54,12 @@ from schema.secrets import SecretBox
 from service.settings import Settings
 
 __all__ = [
+    "DISCOVERY_PAGES",
     "SupplierPollSummary",
     "SupplierSyncDeps",
     "account_credentials",
+    "cj_order_message",
+    "run_discover_cj_orders",
     "run_poll_supplier",
     "run_supplier_watchdog",
 ]
@@ -63,6 +67,8 @@ __all__ = [
 log = structlog.get_logger()
 
 _BATCH = 200
+# The nightly CJ discovery reads at most this many pages of 100 orders.
+DISCOVERY_PAGES = 20
 
 
 def _utc_now() -> datetime:
@@ -297,3 +303,59 @@ async def run_supplier_watchdog(deps: SupplierSyncDeps, *, account_id: int) -> b
         await supplier_webhook_registered(connection, account_id=account_id, at=now)
     log.info("supplier.webhook_reregistered", account_id=account_id, moved_orders=moved)
     return True
+
+
+def cj_order_message(row: Mapping[str, Any]) -> tuple[str, bytes] | None:
+    """A CJ order-list row as the ORDER message CJ would have sent: (dedup key, body).
+
+    The key names the order's state, so a state already queued is not queued again.
+    """
+    order_id = row.get("cjOrderId") or row.get("orderId")
+    if not order_id:
+        return None
+    params = {
+        "cjOrderId": str(order_id),
+        "orderNumber": row.get("orderNumber") or row.get("orderNum"),
+        "orderStatus": row.get("orderStatus"),
+        "logisticName": row.get("logisticName"),
+        "trackNumber": row.get("trackNumber"),
+        "trackingUrl": row.get("trackingUrl"),
+        "createDate": row.get("createDate"),
+        "payDate": row.get("paymentDate"),
+    }
+    key = f"poll:{order_id}:{params['orderStatus']}:{params['trackNumber'] or ''}"
+    message = {
+        "messageId": key,
+        "type": "ORDER",
+        "messageType": "UPDATE",
+        "params": params,
+    }
+    return key, orjson.dumps(message)
+
+
+async def run_discover_cj_orders(deps: SupplierSyncDeps, *, account_id: int) -> int:
+    """Queue every CJ order the account lists as an ORDER message for ingest to apply, so an
+    order whose every webhook was lost is still found and linked. Returns how many were new."""
+    async with deps.pool.acquire() as connection:
+        account = await get_supplier_account(connection, account_id)
+    if account is None or account.kind != "cj" or account.status != "active":
+        return 0
+    reader = _Reader(deps, account)
+    if reader.cj is None:
+        return 0
+    queued = 0
+    try:
+        for page in range(1, DISCOVERY_PAGES + 1):
+            rows, total = await reader.cj.list_orders(page=page, page_size=100)
+            messages = [found for found in map(cj_order_message, rows) if found is not None]
+            async with deps.pool.acquire() as connection:
+                queued += await insert_polled_messages(
+                    connection, account_id=account_id, kind="cj", messages=messages
+                )
+            if not rows or page * 100 >= total:
+                break
+    except SupplierApiError as error:
+        log.warning("supplier.discovery_stopped", account_id=account_id, error=str(error))
+    if queued:
+        log.info("supplier.discovered", account_id=account_id, queued=queued)
+    return queued

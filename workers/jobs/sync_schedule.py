@@ -24,6 +24,7 @@ from workers.jobs.shop_sync import (
 )
 from workers.jobs.supplier_sync import (
     SupplierSyncDeps,
+    run_discover_cj_orders,
     run_poll_supplier,
     run_supplier_watchdog,
 )
@@ -151,12 +152,20 @@ def _supplier_deps(ctx: dict[str, Any]) -> SupplierSyncDeps:
 async def poll_supplier(
     ctx: dict[str, Any], account_id: int, mode: str = "incremental"
 ) -> dict[str, Any]:
-    """Re-read the account's open orders ("full": ignoring their backoff), then push."""
-    summary = await run_poll_supplier(
-        _supplier_deps(ctx), account_id=account_id, full_pass=mode == "full"
-    )
+    """Re-read the account's open orders ("full": ignoring their backoff, and for CJ listing
+    every order so one whose webhooks were all lost is found), then push."""
+    deps = _supplier_deps(ctx)
+    summary = await run_poll_supplier(deps, account_id=account_id, full_pass=mode == "full")
     res = resources(ctx)
     queue = res.runtime.settings.queue_name
+    if mode == "full" and await run_discover_cj_orders(deps, account_id=account_id):
+        await trigger(
+            res.redis,
+            names.APPLY_SUPPLIER,
+            account_id,
+            queue_name=queue,
+            unique_id=job_id(queue, names.APPLY_SUPPLIER, account_id),
+        )
     for shop_id in sorted(summary.shops_to_push):
         await trigger(res.redis, names.PUSH_SHOP, shop_id, queue_name=queue)
     return {"polled": summary.polled, "new_packages": summary.new_packages, "error": summary.error}

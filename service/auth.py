@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from schema.queries.tokens import find_active_token
 from service.errors import ApiError
@@ -62,14 +63,21 @@ class Principal:
             raise ApiError(403, "admin_required", "this endpoint needs an admin token")
 
 
-async def require_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+# Declared as a security scheme so the OpenAPI schema (and docs/api.md) shows which endpoints
+# need a token; `auto_error=False` keeps our own error shape for a missing one.
+_bearer = HTTPBearer(auto_error=False, description="An API token from `dropsync tokens create`.")
+
+
+async def require_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
         raise ApiError(401, "missing_token", "send an API token as 'Authorization: Bearer <token>'")
     pool = request.app.state.resources.pool
     async with pool.acquire() as connection:
-        record = await find_active_token(connection, hash_token(token.strip()))
+        record = await find_active_token(connection, hash_token(token))
     if record is None:
         raise ApiError(401, "invalid_token", "the API token is unknown or revoked")
     return Principal(

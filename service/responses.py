@@ -3,13 +3,11 @@
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 __all__ = ["JsonResponse"]
 
 
-class JsonResponse(Response):
-    media_type = "application/json"
-
+class JsonResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)

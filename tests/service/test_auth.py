@@ -9,19 +9,31 @@ from fastapi import FastAPI
 
 from tests.conftest import make_token
 
-# Routes that authenticate otherwise: health is public, webhooks and OAuth carry signatures.
-_PUBLIC = re.compile(r"^/(healthz|readyz|webhooks/|shopify/(install|callback)|docs|redoc|openapi)")
+# The only routes allowed without a token: health, and receivers that verify a signature.
+_PUBLIC = re.compile(r"^/(healthz|readyz|webhooks/|shopify/(install|callback))")
+
+
+def _routes(app: FastAPI, *, protected: bool) -> list[tuple[str, str]]:
+    """Documented routes that declare (or do not declare) the token, path parameters as 1."""
+    routes: list[tuple[str, str]] = []
+    for template, operations in app.openapi()["paths"].items():
+        path = re.sub(r"\{[^}]+\}", "1", template)
+        routes.extend(
+            (method.upper(), path)
+            for method, operation in sorted(operations.items())
+            if ("security" in operation) == protected
+        )
+    return routes
 
 
 def _protected_routes(app: FastAPI) -> list[tuple[str, str]]:
-    """Every documented route and method, path parameters filled with 1."""
-    routes: list[tuple[str, str]] = []
-    for template, operations in app.openapi()["paths"].items():
-        if _PUBLIC.match(template):
-            continue
-        path = re.sub(r"\{[^}]+\}", "1", template)
-        routes.extend((method.upper(), path) for method in sorted(operations))
-    return routes
+    return _routes(app, protected=True)
+
+
+def test_only_health_and_signed_receivers_are_public(app: FastAPI) -> None:
+    public = _routes(app, protected=False)
+    assert ("GET", "/healthz") in public
+    assert [route for route in public if not _PUBLIC.match(route[1])] == []
 
 
 async def test_every_protected_route_refuses_a_missing_token(

@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 
 from schema.db import Pool
 from schema.queries.inbox import requeue_shopify_deliveries, requeue_supplier_deliveries
-from workers import names
+from workers.names import APPLY_SHOPIFY, APPLY_SUPPLIER
 from workers.trigger import job_id, trigger
 
 __all__ = ["DeliverySource", "ReplayResult", "replay_deliveries"]
@@ -57,7 +57,7 @@ async def replay_deliveries(
             supplier = await requeue_supplier_deliveries(
                 connection, shop_id=shop_id, since=since, until=until, delivery_ids=delivery_ids
             )
-    for function, keys in ((names.APPLY_SHOPIFY, shopify), (names.APPLY_SUPPLIER, supplier)):
+    for function, keys in ((APPLY_SHOPIFY, shopify), (APPLY_SUPPLIER, supplier)):
         for key in keys:
             unique = job_id(queue_name, function, key, "replay", datetime.now().timestamp())
             await trigger(redis, function, key, queue_name=queue_name, unique_id=unique)

@@ -180,13 +180,23 @@ async def insert_supplier_deliveries(
     """Store supplier deliveries; a repeat of (account, dedup key) is skipped. Returns new rows."""
     if not deliveries:
         return 0
-    status: str = await connection.execute(
+    # One statement (the edge runs it in autocommit): insert, and stamp the accounts.
+    inserted: int = await connection.fetchval(
         """
-        INSERT INTO supplier_delivery (account_id, dedup_key, kind, headers, body, status, error)
-        SELECT account_id, dedup_key, kind, headers::jsonb, body, status, error
-        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[],
-                    $7::text[]) AS t(account_id, dedup_key, kind, headers, body, status, error)
-        ON CONFLICT DO NOTHING
+        WITH inserted AS (
+            INSERT INTO supplier_delivery
+                (account_id, dedup_key, kind, headers, body, status, error)
+            SELECT account_id, dedup_key, kind, headers::jsonb, body, status, error
+            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[],
+                        $6::text[], $7::text[])
+                 AS t(account_id, dedup_key, kind, headers, body, status, error)
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+        ), stamped AS (
+            UPDATE supplier_account SET last_delivery_at = now()
+            WHERE account_id = ANY($1::bigint[])
+        )
+        SELECT count(*) FROM inserted
         """,
         [d.account_id for d in deliveries],
         [d.dedup_key for d in deliveries],
@@ -196,11 +206,7 @@ async def insert_supplier_deliveries(
         [d.status.value for d in deliveries],
         [d.error for d in deliveries],
     )
-    await connection.execute(
-        "UPDATE supplier_account SET last_delivery_at = now() WHERE account_id = ANY($1::bigint[])",
-        sorted({d.account_id for d in deliveries}),
-    )
-    return int(status.rsplit(maxsplit=1)[-1])
+    return inserted
 
 
 async def claim_pending_shopify(

@@ -5,9 +5,12 @@ enough (a chunked body has none), so the stream is counted as it arrives and aba
 it passes the cap: the rest is never read.
 """
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
-__all__ = ["BodyTooLargeError", "read_capped_body"]
+from service.errors import error_response
+
+__all__ = ["BodyTooLargeError", "read_body_or_error", "read_capped_body"]
 
 
 class BodyTooLargeError(Exception):
@@ -30,3 +33,14 @@ async def read_capped_body(request: Request, *, limit: int) -> bytes:
             raise BodyTooLargeError(limit)
         chunks.append(chunk)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_body_or_error(request: Request, *, limit: int) -> bytes | Response:
+    """The body, or the error to answer: 413 over the cap, 400 if the sender hung up."""
+    try:
+        return await read_capped_body(request, limit=limit)
+    except BodyTooLargeError as error:
+        return error_response(413, "payload_too_large", str(error))
+    except ClientDisconnect:
+        # The sender gave up mid-body; nothing is stored and nobody reads the answer.
+        return error_response(400, "client_disconnected", "the body was not received in full")

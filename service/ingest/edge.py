@@ -13,7 +13,7 @@ from service.ingest.group_commit import GroupCommitWriter
 from service.ingest.nudger import ApplyNudger
 from service.ingest.secret_cache import ShopSecretCache
 from service.runtime import Resources
-from workers import names
+from workers.names import APPLY_SHOPIFY, APPLY_SUPPLIER
 
 __all__ = ["IngestEdge", "close_ingest_edge", "ingest_edge"]
 
@@ -38,8 +38,8 @@ class IngestEdge:
 
 def _build(resources: Resources) -> IngestEdge:
     queue = resources.runtime.settings.queue_name
-    shopify_nudger = ApplyNudger(resources.redis, function=names.APPLY_SHOPIFY, queue_name=queue)
-    supplier_nudger = ApplyNudger(resources.redis, function=names.APPLY_SUPPLIER, queue_name=queue)
+    shopify_nudger = ApplyNudger(resources.redis, function=APPLY_SHOPIFY, queue_name=queue)
+    supplier_nudger = ApplyNudger(resources.redis, function=APPLY_SUPPLIER, queue_name=queue)
     return IngestEdge(
         resources=resources,
         secrets=ShopSecretCache(resources.pool, resources.runtime.secrets),

@@ -1,7 +1,8 @@
 """Group commit: concurrent requests share one transaction, each answered after its commit.
 
 A request hands its row to the writer and awaits a future. Up to `max_in_flight` flush tasks run
-at once; each takes every row queued so far, inserts them in one statement and one transaction,
+at once; each takes every row queued so far, inserts them with one statement (`flush` must be a
+single statement: it runs in autocommit, so it is its own transaction),
 resolves their futures, and repeats until the queue is empty, then ends. At low load a batch is
 one row and nothing waits; under load, rows that arrive during a commit ride the next one, so
 the commit rate stops being the ceiling, and two flushes in flight keep the database busy while
@@ -67,27 +68,44 @@ class GroupCommitWriter(Generic[RowT]):
             self._start_drain()  # rows queued while the last commit was finishing
 
     async def _drain(self) -> None:
-        while self._queue:
+        # One connection per drain, not per batch: releasing a pooled connection costs a
+        # round trip (asyncpg resets it), and under load a drain runs many batches.
+        try:
+            async with self._pool.acquire() as connection:
+                while self._queue:
+                    batch = self._queue[: self._max_batch]
+                    del self._queue[: self._max_batch]
+                    if not await self._commit(connection, batch):
+                        return  # the connection may be broken; a fresh drain takes the rest
+        except Exception as error:  # noqa: BLE001  (no connection: fail what is waiting, fast)
+            log.warning("ingest.no_connection", error=repr(error))
             batch = self._queue[: self._max_batch]
             del self._queue[: self._max_batch]
-            await self._commit(batch)
+            self._fail(batch, error)
 
-    async def _commit(self, batch: list[tuple[RowT, asyncio.Future[None]]]) -> None:
+    @staticmethod
+    def _fail(batch: list[tuple[RowT, asyncio.Future[None]]], error: Exception) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
+
+    async def _commit(
+        self, connection: Connection, batch: list[tuple[RowT, asyncio.Future[None]]]
+    ) -> bool:
         rows = [row for row, _ in batch]
         try:
-            async with self._pool.acquire() as connection, connection.transaction():
-                await self._flush(connection, rows)
+            # The flush is one statement, atomic on its own: no BEGIN/COMMIT round trips.
+            await self._flush(connection, rows)
         except Exception as error:  # noqa: BLE001  (handed to every waiting request)
             log.warning("ingest.batch_failed", rows=len(rows), error=repr(error))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
+            self._fail(batch, error)
+            return False
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
         if self._after_commit is not None:
             self._after_commit(rows)
+        return True
 
     async def wait_idle(self, *, grace_seconds: float = 5.0) -> None:
         """Wait (bounded) for the current task to finish; used at shutdown."""

@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from schema.queries.inbox import DeliveryStatus, NewShopifyDelivery
 from service.errors import error_response
-from service.ingest.body import BodyTooLargeError, read_capped_body
+from service.ingest.body import read_body_or_error
 from service.ingest.edge import ingest_edge
 from service.ingest.shopify_headers import (
     KEPT_HEADERS,
@@ -131,10 +131,9 @@ def _delivery(headers: dict[str, str], shop_id: int, body: bytes) -> NewShopifyD
 async def receive_shopify_webhook(request: Request) -> Response:
     resources: Resources = request.app.state.resources
     settings = resources.runtime.settings
-    try:
-        body = await read_capped_body(request, limit=settings.webhook_max_body_bytes)
-    except BodyTooLargeError as error:
-        return error_response(413, "payload_too_large", str(error))
+    body = await read_body_or_error(request, limit=settings.webhook_max_body_bytes)
+    if isinstance(body, Response):
+        return body
     try:
         async with asyncio.timeout(settings.db_timeout.total_seconds()):
             headers = header_map(request)

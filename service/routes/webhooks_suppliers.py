@@ -28,7 +28,7 @@ from core.supplier_events import parse_aliexpress_push, verify_standard_webhook
 from schema.queries.inbox import DeliveryStatus, NewSupplierDelivery
 from service.errors import error_response
 from service.ingest.account_cache import EdgeAccount
-from service.ingest.body import BodyTooLargeError, read_capped_body
+from service.ingest.body import read_body_or_error
 from service.ingest.edge import ingest_edge
 from service.routes.webhooks_shopify import header_map
 from service.runtime import Resources
@@ -142,10 +142,9 @@ async def receive_supplier_webhook(account_id: str, request: Request) -> Respons
     settings = resources.runtime.settings
     if not account_id.isdigit() or len(account_id) > 18:
         return error_response(404, "unknown_account", f"no supplier account {account_id!r}")
-    try:
-        body = await read_capped_body(request, limit=settings.webhook_max_body_bytes)
-    except BodyTooLargeError as error:
-        return error_response(413, "payload_too_large", str(error))
+    body = await read_body_or_error(request, limit=settings.webhook_max_body_bytes)
+    if isinstance(body, Response):
+        return body
     edge = ingest_edge(request.app.state, resources)
     try:
         async with asyncio.timeout(settings.db_timeout.total_seconds()):

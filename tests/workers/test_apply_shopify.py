@@ -325,3 +325,30 @@ async def test_failed_at_edge_deliveries_are_never_claimed(
         )
     report = await run_apply_shopify(pool, shop_id=shop_id)
     assert report.claimed == 0
+
+
+async def test_every_documented_sample_applies_without_failure(
+    pool: asyncpg.Pool, shop_id: int
+) -> None:
+    topics = {
+        "orders-create": "orders/create",
+        "fulfillments-create": "fulfillments/create",
+        "fulfillment_orders-order_routing_complete": "fulfillment_orders/order_routing_complete",
+        "fulfillment_orders-placed_on_hold": "fulfillment_orders/placed_on_hold",
+        "fulfillment_orders-hold_released": "fulfillment_orders/hold_released",
+        "fulfillment_orders-cancelled": "fulfillment_orders/cancelled",
+        "fulfillment_orders-fulfillment_request_submitted": (
+            "fulfillment_orders/fulfillment_request_submitted"
+        ),
+    }
+    # Reversed: the fulfilment and the hints arrive before the order they belong to.
+    for name, topic in reversed(topics.items()):
+        await store_delivery(pool, shop_id, sample(name), topic=topic)
+    report = await run_apply_shopify(pool, shop_id=shop_id)
+    assert report.statuses == {"applied": len(topics)}
+    async with pool.acquire() as connection:
+        order = await connection.fetchrow("SELECT name, updated_at FROM shopify_order")
+        fulfillments = await connection.fetchval("SELECT count(*) FROM shopify_fulfillment")
+    assert order is not None
+    assert order["name"] == "#9999"
+    assert fulfillments == 1

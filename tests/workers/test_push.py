@@ -377,3 +377,54 @@ async def test_run_stops_starting_orders_after_its_time_budget(kit: Kit) -> None
     assert summary.results == {OrderResult.POSTPONED: 1}
     assert summary.needs_rerun
     assert kit.sim.fulfillment_count_by_tracking(domain) == {}
+
+
+async def test_package_lines_in_ingest_format_match_by_shopify_line_item_id(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    order = await kit.add_order(
+        shop_id,
+        domain,
+        line_items=[{"sku": "SKU-A", "quantity": 1}, {"sku": "SKU-B", "quantity": 1}],
+    )
+    supplier_order_id = await kit.add_supplier_order(order)
+    await kit.add_package(
+        order,
+        supplier_order_id,
+        tracking_number="YT000000000000000E",
+        lines=[
+            {
+                "shopify_line_item_id": order.line_item_id("SKU-B"),
+                "sku": None,
+                "variant_id": None,
+                "supplier_variant_id": "V1",
+                "quantity": 1,
+            }
+        ],
+    )
+
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+
+    [fulfillment] = kit.sim.fulfillments(domain, order.order_id)
+    assert [(gid_number(i["line_item_id"]), i["quantity"]) for i in fulfillment["line_items"]] == [
+        (order.line_item_id("SKU-B"), 1)
+    ]
+
+
+async def test_line_known_only_to_the_supplier_blocks_instead_of_guessing(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    order = await kit.add_order(shop_id, domain, line_items=[{"sku": "SKU-A", "quantity": 1}])
+    supplier_order_id = await kit.add_supplier_order(order)
+    package_id = await kit.add_package(
+        order,
+        supplier_order_id,
+        tracking_number="YT000000000000000F",
+        lines=[{"shopify_line_item_id": None, "supplier_variant_id": "CJV9", "quantity": 1}],
+    )
+
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+
+    assert kit.sim.fulfillments(domain, order.order_id) == []
+    blocks = await kit.fetch("SELECT package_id, reason FROM push_block")
+    assert [(r["package_id"], r["reason"]) for r in blocks] == [
+        (package_id, "line_items_not_matched")
+    ]

@@ -678,9 +678,9 @@ async def _send(
         shop.access_token,
         fulfillment_id=int(action.fulfillment_id),
         tracking=TrackingInput(
-            numbers=(action.tracking_number,),
+            numbers=action.tracking_numbers,
             company=action.tracking_company,
-            urls=(action.tracking_url,) if action.tracking_url else (),
+            urls=action.tracking_urls,
         ),
         notify_customer=action.notify_customer,
     )
@@ -710,9 +710,11 @@ def _request(action: CreateFulfillment | UpdateTracking) -> dict[str, Any]:
     return {
         "kind": "update_tracking",
         "fulfillment_id": int(action.fulfillment_id),
-        "tracking_numbers": [action.tracking_number],
+        "change": action.change,
+        "tracking_numbers": list(action.tracking_numbers),
         "tracking_company": action.tracking_company,
-        "replaces": action.replaces_tracking_number,
+        "tracking_urls": list(action.tracking_urls),
+        "previous_tracking_numbers": list(action.previous_tracking_numbers),
         "notify_customer": action.notify_customer,
     }
 
@@ -804,6 +806,7 @@ def _existing_fulfillments(state: OrderFulfillmentState) -> list[ExistingFulfill
             status=fulfillment.status,
             tracking_company=fulfillment.tracking_company,
             tracking_numbers=fulfillment.tracking_numbers,
+            tracking_urls=fulfillment.tracking_urls,
         )
         for fulfillment in state.fulfillments
     ]
@@ -827,19 +830,23 @@ def _package_to_push(package: PackageForPlan) -> PackageToPush:
 
 
 def _package_line(raw: Mapping[str, Any]) -> PackageLine | None:
-    """A stored package line; keys line_item_id (int or GID), sku, variant_id, quantity."""
+    """A stored package line (ingest writes core.supplier_model.PackageItem as JSON):
+    shopify_line_item_id (or line_item_id; an int or a GID), sku, variant_id, quantity.
+
+    A line known only by the supplier's own ids is kept with no Shopify identifier: it matches
+    nothing, so the planner blocks the package with a clear message instead of guessing.
+    """
     quantity = raw.get("quantity")
-    if not isinstance(quantity, int) or quantity <= 0:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         return None
-    line = PackageLine(
-        line_item_id=_maybe_id(raw.get("line_item_id"), LineItemId),
-        sku=raw.get("sku") if isinstance(raw.get("sku"), str) and raw.get("sku") else None,
+    line_item = raw.get("shopify_line_item_id", raw.get("line_item_id"))
+    sku = raw.get("sku")
+    return PackageLine(
+        line_item_id=_maybe_id(line_item, LineItemId),
+        sku=sku.strip() if isinstance(sku, str) and sku.strip() else None,
         variant_id=_maybe_id(raw.get("variant_id"), VariantId),
         quantity=quantity,
     )
-    if line.line_item_id is None and line.sku is None and line.variant_id is None:
-        return None
-    return line
 
 
 def _maybe_id(value: object, kind: Callable[[int], _T]) -> _T | None:

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
 import pytest
 
+from clients.shopify import RetryPolicy, ShopifyClient
 from clients.shopify_sync import SYNC_TOPICS, order_window_query
 from schema.queries.shops import get_shop, insert_shop, upsert_app
 from schema.queries.sync_state import get_shop_sync_state, start_backfill
@@ -240,3 +242,39 @@ async def test_uninstalled_shop_is_not_polled(kit: Kit, runtime: Runtime) -> Non
     assert summary.error is not None
     assert len(kit.sim.calls) == calls_before
     assert await stored_orders(kit, shop_id) == {}
+
+
+async def test_access_denied_flags_the_shop_for_a_person(
+    pool: asyncpg.Pool, runtime: Runtime
+) -> None:
+    # Shopify answers 403 when a scope is missing or protected data is not approved.
+    def forbidden(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, json={"errors": "[API] This action requires merchant approval"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(forbidden)) as http:
+        async with pool.acquire() as connection:
+            app_id = await upsert_app(
+                connection, name="denied", kind="legacy", client_id=None, client_secret_enc=None
+            )
+            shop = await insert_shop(
+                connection,
+                domain="denied.myshopify.com",
+                app_id=app_id,
+                access_token_enc=runtime.secrets.encrypt("shpat_x"),
+            )
+        sync = SyncDeps(
+            pool=pool,
+            shopify=ShopifyClient(http=http, retry=RetryPolicy(max_attempts=1)),
+            http=http,
+            secrets=runtime.secrets,
+            settings=runtime.settings,
+            clock=_a_moment_later,
+        )
+        summary = await run_poll_shop(sync, shop_id=shop.shop_id)
+    assert summary.error is not None
+    async with pool.acquire() as connection:
+        flagged = await get_shop(connection, shop.shop_id)
+    assert flagged is not None
+    assert flagged.status == "needs_attention"
+    assert flagged.attention_reason is not None
+    assert flagged.attention_reason.startswith("Shopify denied access")

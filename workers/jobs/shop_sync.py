@@ -23,7 +23,13 @@ from typing import Any, TypeVar
 import httpx
 import structlog
 
-from clients.shopify import ShopifyAuthError, ShopifyClient, ShopifyError, ShopifyShopError
+from clients.shopify import (
+    ShopifyAccessError,
+    ShopifyAuthError,
+    ShopifyClient,
+    ShopifyError,
+    ShopifyShopError,
+)
 from clients.shopify_sync import (
     SYNC_TOPICS,
     OrdersPage,
@@ -34,7 +40,7 @@ from clients.shopify_sync import (
 )
 from clients.shopify_tokens import ShopTokenError, access_token_for, report_rejected_token
 from schema.db import Connection, Pool
-from schema.queries.connect import ShopCredentials, shop_credentials
+from schema.queries.connect import ShopCredentials, mark_shop_needs_attention, shop_credentials
 from schema.queries.shopify_state import TimedOrder, mark_orders_for_refresh, upsert_orders
 from schema.queries.sync_state import (
     advance_watermark,
@@ -136,7 +142,7 @@ class _ShopSession:
         if self.token is None:
             self.token = await self._token(force=False)
         try:
-            return await operation(self.token)
+            return await self._denied_is_unavailable(operation, self.token)
         except ShopifyAuthError as error:
             if self.renewed or self.shop.app_kind == "legacy":
                 await self._reject(str(error))
@@ -145,9 +151,25 @@ class _ShopSession:
         self.renewed = True
         self.token = await self._token(force=True)
         try:
-            return await operation(self.token)
+            return await self._denied_is_unavailable(operation, self.token)
         except ShopifyAuthError as error:
             await self._reject(str(error))
+            raise ShopUnavailableError(str(error)) from error
+
+    async def _denied_is_unavailable(
+        self, operation: Callable[[str], Awaitable[T]], token: str
+    ) -> T:
+        """A missing scope, unapproved protected data or a frozen store (402/403/423) needs a
+        person, not a new token: flag the shop and stop."""
+        try:
+            return await operation(token)
+        except ShopifyAccessError as error:
+            async with self.deps.pool.acquire() as connection:
+                await mark_shop_needs_attention(
+                    connection,
+                    shop_id=self.shop.shop_id,
+                    reason=f"Shopify denied access (scope, data approval or plan): {error}"[:500],
+                )
             raise ShopUnavailableError(str(error)) from error
 
     async def _reject(self, detail: str) -> None:

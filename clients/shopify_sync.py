@@ -203,20 +203,28 @@ def _address(node: object) -> PostalAddress | None:
     )
 
 
+def _line_status(*, unfulfilled: int, quantity: int) -> str | None:
+    """REST's line `fulfillment_status` from GraphQL's quantities."""
+    if unfulfilled <= 0:
+        return "fulfilled"
+    return "partial" if unfulfilled < quantity else None
+
+
 def _line_item(node: Mapping[str, Any]) -> LineItemSnapshot:
     variant = _optional_id(node.get("variant"), "ProductVariant")
     unfulfilled = int(node.get("unfulfilledQuantity") or 0)
     current = node.get("currentQuantity")
+    quantity = int(node.get("quantity") or 0)
     return LineItemSnapshot(
         line_item_id=LineItemId(parse_gid_id(node.get("id"), expected="LineItem")),
         sku=node.get("sku") or None,
         variant_id=VariantId(variant) if variant is not None else None,
         product_id=None,
         title=str(node.get("title") or ""),
-        quantity=int(node.get("quantity") or 0),
+        quantity=quantity,
         current_quantity=int(current) if isinstance(current, int) else None,
         fulfillable_quantity=unfulfilled,
-        fulfillment_status=None if unfulfilled else "fulfilled",
+        fulfillment_status=_line_status(unfulfilled=unfulfilled, quantity=quantity),
         requires_shipping=bool(node.get("requiresShipping", True)),
     )
 

@@ -138,6 +138,11 @@ class Settings(BaseSettings):
         le=3650,
         description="Days of orders read on connect; above 60 asks for the read_all_orders scope.",
     )
+    bulk_backfill_threshold: int = Field(
+        default=2500,
+        ge=0,
+        description="A backfill of more orders than this runs as a Shopify bulk operation.",
+    )
     poll_interval: timedelta = Field(
         default=timedelta(minutes=5),
         description="How often each shop's orders (and each supplier's open orders) are polled.",

@@ -21,6 +21,7 @@ __all__ = [
     "poll_failed",
     "poll_started",
     "poll_succeeded",
+    "reset_backfill_count",
     "start_backfill",
     "supplier_poll_finished",
     "supplier_webhook_registered",
@@ -121,6 +122,14 @@ async def backfill_page_done(
         orders,
         total,
         started_at,
+    )
+
+
+async def reset_backfill_count(connection: Connection, *, shop_id: int) -> None:
+    """Restart the count (a bulk result is read again from its start after a crash)."""
+    await connection.execute(
+        "UPDATE shop_sync_state SET backfill_orders = 0, updated_at = now() WHERE shop_id = $1",
+        shop_id,
     )
 
 

@@ -30,6 +30,13 @@ from clients.shopify import (
     ShopifyError,
     ShopifyShopError,
 )
+from clients.shopify_bulk import (
+    BulkOperation,
+    BulkRefusedError,
+    bulk_operation,
+    read_bulk_orders,
+    start_bulk_orders,
+)
 from clients.shopify_sync import (
     SYNC_TOPICS,
     OrdersPage,
@@ -50,6 +57,7 @@ from schema.queries.sync_state import (
     poll_failed,
     poll_started,
     poll_succeeded,
+    reset_backfill_count,
     upsert_webhook_subscription,
     webhooks_checked,
 )
@@ -75,6 +83,8 @@ FULL_PASS_WINDOW = timedelta(hours=24)
 # A shop polled for the first time, with no backfill to take over from, reads this far back.
 _FIRST_POLL_WINDOW = timedelta(hours=24)
 _MAX_PAGES_PER_RUN = 2000
+# A backfill cursor naming a bulk operation rather than a page.
+_BULK_CURSOR = "bulk:"
 
 T = TypeVar("T")
 
@@ -91,6 +101,10 @@ class SyncDeps:
     secrets: SecretBox
     settings: Settings
     clock: Callable[[], datetime] = field(default=_utc_now)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # A bulk backfill's status is checked this often, for at most this long per job run.
+    bulk_poll_every: timedelta = timedelta(seconds=5)
+    bulk_wait: timedelta = timedelta(minutes=5)
 
 
 @dataclass(kw_only=True)
@@ -101,6 +115,7 @@ class SyncSummary:
     marked_for_refresh: int = 0
     webhooks_created: list[str] = field(default_factory=list)
     error: str | None = None
+    bulk_done: bool = False
 
 
 class ShopUnavailableError(Exception):
@@ -351,16 +366,33 @@ async def run_backfill(deps: SyncDeps, *, shop_id: int) -> SyncSummary:
                 total=total,
                 started_at=started,
             )
-        await _read_window(
-            deps,
-            session,
-            since=backfill_since,
-            until=query_until,
-            summary=summary,
-            move_watermark=False,
-            after=state.backfill_cursor,
-            on_page=progress,
-        )
+        cursor = state.backfill_cursor
+        if (cursor or "").startswith(_BULK_CURSOR) or (
+            total is not None and total > deps.settings.bulk_backfill_threshold
+        ):
+            outcome = await _bulk_backfill(
+                deps,
+                session,
+                cursor=cursor,
+                since=backfill_since,
+                until=query_until,
+                started=started,
+                summary=summary,
+            )
+            if outcome == "waiting":
+                return summary
+            cursor = None
+        if not summary.bulk_done:
+            await _read_window(
+                deps,
+                session,
+                since=backfill_since,
+                until=query_until,
+                summary=summary,
+                move_watermark=False,
+                after=cursor,
+                on_page=progress,
+            )
         async with deps.pool.acquire() as connection, connection.transaction():
             # Polling takes over where the backfill's window ends.
             await advance_watermark(connection, shop_id=shop_id, watermark=query_until)
@@ -378,6 +410,86 @@ async def run_backfill(deps: SyncDeps, *, shop_id: int) -> SyncSummary:
         return summary
     log.info("sync.backfilled", shop_id=shop_id, orders=summary.orders, pages=summary.pages)
     return summary
+
+
+async def _bulk_backfill(
+    deps: SyncDeps,
+    session: _ShopSession,
+    *,
+    cursor: str | None,
+    since: datetime,
+    until: datetime,
+    started: datetime,
+    summary: SyncSummary,
+) -> str:
+    """Run the backfill as a bulk operation: "done", "waiting" (Shopify is still running it;
+    the next connect job resumes) or "fallback" (it failed: page through instead)."""
+    shop_id = session.shop.shop_id
+    domain = session.shop.domain
+    if cursor and cursor.startswith(_BULK_CURSOR):
+        gid = cursor.removeprefix(_BULK_CURSOR)
+    else:
+
+        async def start(token: str) -> BulkOperation:
+            return await start_bulk_orders(deps.shopify, domain, token, since=since, until=until)
+
+        try:
+            gid = (await session.call(start)).gid
+        except BulkRefusedError as error:
+            log.info("sync.bulk_refused", shop_id=shop_id, error=str(error))
+            return "fallback"
+        async with deps.pool.acquire() as connection:
+            await backfill_page_done(
+                connection,
+                shop_id=shop_id,
+                cursor=_BULK_CURSOR + gid,
+                orders=0,
+                total=None,
+                started_at=started,
+            )
+    waited = timedelta(0)
+    while True:
+
+        async def status(token: str, gid: str = gid) -> BulkOperation | None:
+            return await bulk_operation(deps.shopify, domain, token, gid=gid)
+
+        operation = await session.call(status)
+        if operation is None or operation.finished:
+            break
+        if waited >= deps.bulk_wait:
+            log.info("sync.bulk_waiting", shop_id=shop_id, status=operation.status)
+            return "waiting"
+        await deps.sleep(deps.bulk_poll_every.total_seconds())
+        waited += deps.bulk_poll_every
+    if operation is None or operation.status != "COMPLETED":
+        log.warning(
+            "sync.bulk_failed",
+            shop_id=shop_id,
+            status=operation.status if operation else None,
+            error_code=operation.error_code if operation else None,
+        )
+        return "fallback"
+    async with deps.pool.acquire() as connection:
+        await reset_backfill_count(connection, shop_id=shop_id)
+    if operation.url:
+        async for chunk in read_bulk_orders(deps.http, operation.url):
+            page = OrdersPage(orders=tuple(chunk), end_cursor=None, has_next_page=False)
+            async with deps.pool.acquire() as connection, connection.transaction():
+                written, marked = await store_orders_page(connection, shop_id=shop_id, page=page)
+                await backfill_page_done(
+                    connection,
+                    shop_id=shop_id,
+                    cursor=_BULK_CURSOR + gid,
+                    orders=len(chunk),
+                    total=None,
+                    started_at=started,
+                )
+            summary.pages += 1
+            summary.orders += len(chunk)
+            summary.written += len(written)
+            summary.marked_for_refresh += len(marked)
+    summary.bulk_done = True
+    return "done"
 
 
 async def _ensure_webhooks(deps: SyncDeps, session: _ShopSession, summary: SyncSummary) -> None:

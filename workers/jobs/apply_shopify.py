@@ -12,6 +12,7 @@ batch fails as a whole, its deliveries are re-applied one at a time so one poiso
 cannot hold up the others.
 """
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -419,10 +420,12 @@ async def apply_shopify_batch(
 
 
 async def run_apply_shopify(
-    pool: Pool, *, shop_id: int, batch_size: int = BATCH_SIZE
+    pool: Pool, *, shop_id: int, batch_size: int = BATCH_SIZE, budget_seconds: float = 60.0
 ) -> ApplyReport:
-    """Apply batches until nothing due is left; returns the totals."""
+    """Apply batches until nothing due is left (or the time budget is spent: the job then
+    ends well inside arq's timeout and the sweeper re-triggers the rest); returns the totals."""
     total = ApplyReport()
+    deadline = time.monotonic() + budget_seconds
     while True:
         async with pool.acquire() as connection:
             report = await apply_shopify_batch(connection, shop_id=shop_id, limit=batch_size)
@@ -431,7 +434,7 @@ async def run_apply_shopify(
             total.statuses[status] = total.statuses.get(status, 0) + count
         total.refresh_orders.extend(report.refresh_orders)
         total.shop_erased = total.shop_erased or report.shop_erased
-        if report.claimed < batch_size or report.shop_erased:
+        if report.claimed < batch_size or report.shop_erased or time.monotonic() > deadline:
             return total
 
 

@@ -8,6 +8,7 @@ all in one transaction. Supplier volume is low, so deliveries are applied one by
 batch, each in a savepoint: a failing one is retried with backoff without holding up the rest.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -387,16 +388,17 @@ async def apply_supplier_batch(
 
 
 async def run_apply_supplier(
-    pool: Pool, *, account_id: int, batch_size: int = BATCH_SIZE
+    pool: Pool, *, account_id: int, batch_size: int = BATCH_SIZE, budget_seconds: float = 60.0
 ) -> dict[str, int]:
-    """Apply batches until nothing due is left; returns the totals."""
+    """Apply batches until nothing due is left or the time budget is spent; returns totals."""
     total: dict[str, int] = {}
+    deadline = time.monotonic() + budget_seconds
     while True:
         async with pool.acquire() as connection:
             counts = await apply_supplier_batch(connection, account_id=account_id, limit=batch_size)
         for key, value in counts.items():
             total[key] = total.get(key, 0) + value
-        if counts.get("claimed", 0) < batch_size:
+        if counts.get("claimed", 0) < batch_size or time.monotonic() > deadline:
             return total
 
 

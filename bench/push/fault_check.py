@@ -166,6 +166,17 @@ async def run(packages_total: int, shops: int, kills: int, budget: float) -> int
             async with pool.acquire() as connection:
                 rows = await connection.fetch("SELECT status, count(*) FROM push GROUP BY status")
                 ledger = {row["status"]: row["count"] for row in rows}
+                open_rows = await connection.fetch(
+                    """
+                    SELECT l.push_id, l.order_id, l.package_ids, l.kind, l.status, l.attempts,
+                           l.last_error, l.next_attempt_at, l.idempotency_key,
+                           (SELECT array_agg(l2.status) FROM push l2
+                            WHERE l2.package_ids && l.package_ids) AS all_rows
+                    FROM push l WHERE l.status IN ('pending', 'superseded')
+                    """
+                )
+                for row in open_rows:
+                    print("open ledger row:", dict(row))
             await pool.close()
     elapsed = time.monotonic() - started
     print(f"finished={finished} in {elapsed:.0f} s; ledger {ledger}")

@@ -31,6 +31,8 @@ async def main(database_url: str, url_template: str, key: str) -> None:
         secrets=SecretBox([key]),
         order_concurrency=4,
         replan_backoff_cap=0.5,
+        # The HTTP timeout above plus a margin.
+        in_flight_window_seconds=6.0,
     )
     async with pool.acquire() as connection:
         shop_ids = [row["shop_id"] for row in await connection.fetch("SELECT shop_id FROM shop")]

@@ -32,11 +32,13 @@ __all__ = [
     "fail_push",
     "insert_order_event",
     "mark_shop_needs_attention",
+    "note_push_error",
     "order_packages",
     "pushable_orders",
     "pushed_packages",
     "record_blocks",
     "record_push_success",
+    "retire_settled_pending",
     "supersede_pending",
 ]
 
@@ -65,6 +67,8 @@ class LedgerRow:
     next_attempt_at: datetime | None
     fulfillment_id: int | None
     last_error: str | None
+    # Set by claim_push: an earlier attempt may still be on its way to Shopify.
+    in_flight: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,16 +252,25 @@ async def claim_push(
     package_ids: Sequence[int],
     location_id: int | None,
     request: dict[str, Any],
+    in_flight_window: timedelta,
 ) -> LedgerRow:
     """Write (or find) the ledger row for a planned call and count an attempt if pending.
 
     One statement, committed on its own before Shopify is called; when the row is pending it
     also writes the `push.attempted` timeline event. A row that is no longer pending comes back
     unchanged: the caller must not send.
+
+    A pending row whose last attempt began less than `in_flight_window` ago and never reported
+    back (its worker died mid-call) comes back unchanged with `in_flight` set: that request may
+    still reach Shopify, so the caller must wait and re-read rather than send a second one.
     """
     row = await connection.fetchrow(
         f"""
-        WITH claimed AS (
+        WITH prior AS (
+            SELECT push_id FROM push
+            WHERE shop_id = $1 AND idempotency_key = $5 AND status = 'pending'
+              AND attempts >= 1 AND last_error IS NULL AND updated_at > now() - $8::interval
+        ), claimed AS (
             INSERT INTO push AS l (shop_id, order_id, package_ids, location_id,
                                    idempotency_key, kind, status, attempts, request)
             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7)
@@ -266,8 +279,11 @@ async def claim_push(
                                              THEN 1 ELSE 0 END,
                 request = CASE WHEN l.status IN ('pending', 'superseded')
                                THEN EXCLUDED.request ELSE l.request END,
+                last_error = CASE WHEN l.status IN ('pending', 'superseded')
+                                  THEN NULL ELSE l.last_error END,
                 status = CASE WHEN l.status = 'superseded' THEN 'pending' ELSE l.status END,
                 updated_at = now()
+            WHERE NOT EXISTS (SELECT 1 FROM prior)
             RETURNING {_LEDGER_COLUMNS}
         ), attempted AS (
             INSERT INTO order_event (shop_id, order_id, kind, actor, detail)
@@ -275,7 +291,10 @@ async def claim_push(
                    $7::jsonb || jsonb_build_object('push_id', push_id, 'attempt', attempts)
             FROM claimed WHERE status = 'pending'
         )
-        SELECT {_LEDGER_COLUMNS} FROM claimed
+        SELECT {_LEDGER_COLUMNS}, false AS in_flight FROM claimed
+        UNION ALL
+        SELECT {_LEDGER_COLUMNS}, true AS in_flight FROM push
+        WHERE push_id IN (SELECT push_id FROM prior)
         """,
         shop_id,
         order_id,
@@ -284,9 +303,25 @@ async def claim_push(
         idempotency_key,
         kind,
         request,
+        in_flight_window,
     )
     assert row is not None  # noqa: S101  (INSERT ... RETURNING always yields a row)
     return LedgerRow(**dict(row))
+
+
+async def note_push_error(
+    connection: Connection, *, shop_id: int, push_id: int, error: str
+) -> None:
+    """Record that the row's last attempt ended (ambiguously or refused) and how."""
+    await connection.execute(
+        """
+        UPDATE push SET last_error = $3, updated_at = now()
+        WHERE shop_id = $1 AND push_id = $2 AND status = 'pending'
+        """,
+        shop_id,
+        push_id,
+        error,
+    )
 
 
 async def complete_push(
@@ -473,6 +508,28 @@ async def supersede_pending(
         shop_id,
         order_id,
         list(keep_keys),
+    )
+    return int(status.rsplit(maxsplit=1)[-1])
+
+
+async def retire_settled_pending(connection: Connection, *, shop_id: int) -> int:
+    """Pending rows whose every package another succeeded or adopted row already covers
+    become superseded (a re-plan chose a different call, then the package was synced)."""
+    status: str = await connection.execute(
+        """
+        UPDATE push l SET status = 'superseded', updated_at = now()
+        WHERE l.shop_id = $1 AND l.status = 'pending'
+          AND NOT EXISTS (
+              SELECT 1 FROM unnest(l.package_ids) AS p(package_id)
+              WHERE NOT EXISTS (
+                  SELECT 1 FROM push done
+                  WHERE done.shop_id = l.shop_id AND done.order_id = l.order_id
+                    AND done.status IN ('succeeded', 'adopted')
+                    AND p.package_id = ANY (done.package_ids)
+              )
+          )
+        """,
+        shop_id,
     )
     return int(status.rsplit(maxsplit=1)[-1])
 

@@ -1,6 +1,7 @@
 """The push job against the Shopify simulator: exactly one fulfilment per package."""
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import httpx
@@ -428,3 +429,62 @@ async def test_line_known_only_to_the_supplier_blocks_instead_of_guessing(kit: K
     assert [(r["package_id"], r["reason"]) for r in blocks] == [
         (package_id, "line_items_not_matched")
     ]
+
+
+async def test_row_left_mid_call_by_a_dead_worker_is_not_resent_within_the_window(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    await kit.shipped_order(shop_id, domain, tracking_number="YT000000000000000G")
+    create_started = asyncio.Event()
+
+    class HangOnCreate(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if b"fulfillmentCreate" in request.content:
+                create_started.set()
+                await asyncio.Event().wait()
+            return await httpx.ASGITransport(app=kit.sim.app).handle_async_request(request)
+
+    real_http = kit.shopify.http
+    kit.shopify.http = httpx.AsyncClient(transport=HangOnCreate())
+    # The worker dies while its fulfillmentCreate is on the wire.
+    run = asyncio.create_task(run_push_shop(kit.push_deps(), shop_id=shop_id))
+    await create_started.wait()
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run
+    await kit.shopify.http.aclose()
+    kit.shopify.http = real_http
+
+    waited = await run_push_shop(kit.push_deps(in_flight_window_seconds=60), shop_id=shop_id)
+
+    assert waited.results == {OrderResult.DEFERRED: 1}
+    assert kit.sim.fulfillment_count_by_tracking(domain) == {}
+    row = (await kit.fetch("SELECT status, attempts, next_attempt_at > now() AS later FROM push"))[
+        0
+    ]
+    assert (row["status"], row["attempts"], row["later"]) == ("pending", 1, True)
+
+    await kit.fetchval("UPDATE push SET next_attempt_at = now()")
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+    assert kit.sim.fulfillment_count_by_tracking(domain) == {"YT000000000000000G": 1}
+
+
+async def test_pending_row_for_packages_synced_by_another_row_is_retired(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    order, package_id = await kit.shipped_order(
+        shop_id, domain, tracking_number="YT000000000000000H"
+    )
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+    await kit.fetchval(
+        """
+        INSERT INTO push (shop_id, order_id, package_ids, idempotency_key, kind, status)
+        VALUES ($1, $2, $3, 'stale-key', 'create', 'pending')
+        """,
+        shop_id,
+        order.order_id,
+        [package_id],
+    )
+
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+
+    statuses = await kit.fetch("SELECT idempotency_key, status FROM push ORDER BY push_id")
+    assert [r["status"] for r in statuses] == ["succeeded", "superseded"]

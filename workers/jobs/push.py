@@ -94,11 +94,13 @@ from schema.queries.push import (
     fail_push,
     insert_order_event,
     mark_shop_needs_attention,
+    note_push_error,
     order_packages,
     pushable_orders,
     pushed_packages,
     record_blocks,
     record_push_success,
+    retire_settled_pending,
     supersede_pending,
 )
 from schema.queries.shops import get_shop
@@ -160,6 +162,9 @@ class PushDeps:
     # long backlog (a standard plan pushes about 3 fulfilments a second) never outlives arq's
     # job timeout and other shops get their turn.
     run_budget_seconds: float = 60.0
+    # How long a request may still reach Shopify after its worker died: the HTTP timeout plus
+    # a margin. A row claimed that recently by a dead worker is not re-sent before then.
+    in_flight_window_seconds: float = 15.0
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -265,8 +270,16 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
             summary.count(result)
         if OrderResult.SHOP_UNAVAILABLE in results or OrderResult.POSTPONED in results:
             break
-    if summary.orders:
-        log.info("push.shop_done", shop_id=shop_id, orders=summary.orders, **summary.results)
+    async with deps.pool.acquire() as connection:
+        retired = await retire_settled_pending(connection, shop_id=shop_id)
+    if summary.orders or retired:
+        log.info(
+            "push.shop_done",
+            shop_id=shop_id,
+            orders=summary.orders,
+            retired_pending=retired,
+            **summary.results,
+        )
     return summary
 
 
@@ -593,9 +606,24 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
             else None
         ),
         request=request,
+        in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
     )
     if row.status != "pending":
         return _Step.CONTINUE
+    if row.in_flight:
+        # A worker died mid-call less than a request timeout ago: its request may still be
+        # applied. Come back after the window; the fresh read then shows what happened.
+        log.info(
+            "push.in_flight_wait", shop_id=shop.shop_id, order_id=order_id, push_id=row.push_id
+        )
+        await defer_push(
+            connection,
+            shop_id=row.shop_id,
+            push_id=row.push_id,
+            error="an earlier attempt may still be in flight",
+            next_attempt_at=datetime.now(UTC) + timedelta(seconds=deps.in_flight_window_seconds),
+        )
+        return _Step.DEFERRED
     # The ledger row is committed: from here on a crash leaves a pending row to resolve.
     context = {
         "shop_id": shop.shop_id,
@@ -607,6 +635,9 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
         outcome = await _send(deps, shop, action)
     except ShopifyAmbiguousError as error:
         log.warning("push.ambiguous", error=str(error), **context)
+        await note_push_error(
+            connection, shop_id=shop.shop_id, push_id=row.push_id, error=str(error)
+        )
         await _event(connection, shop, order_id, "push.ambiguous", row=row, error=str(error))
         if may_replan_ambiguous:
             return _Step.REPLAN_AMBIGUOUS
@@ -630,6 +661,9 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
         )
         if may_replan_stale:
             log.info("push.rejected_replanning", error=message, **context)
+            await note_push_error(
+                connection, shop_id=shop.shop_id, push_id=row.push_id, error=message
+            )
             await _event(connection, shop, order_id, "push.rejected", row=row, error=message)
             return _Step.REPLAN_STALE
         log.error("push.failed", error=message, **context)

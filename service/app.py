@@ -13,8 +13,10 @@ from service.routes import (
     deliveries,
     health,
     metrics,
+    oauth,
     shops,
     supplier_accounts,
+    sync,
     webhooks_shopify,
     webhooks_suppliers,
 )
@@ -48,7 +50,7 @@ def create_app(
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
-    for router in (health.router, shops.router, metrics.router):
+    for router in (health.router, shops.router, metrics.router, oauth.router, sync.router):
         app.include_router(router)
     for ingest_router in (
         webhooks_shopify.router,

@@ -103,6 +103,74 @@ class Settings(BaseSettings):
         default="https://{shop}/admin/oauth/{endpoint}",
         description="Shopify's OAuth endpoints; `{endpoint}` is `authorize` or `access_token`.",
     )
+    # Connecting stores and keeping them in sync (docs/connect.md).
+    shopify_app_client_id: str | None = Field(
+        default=None,
+        description="Client id of your public Shopify app (installs through /shopify/install).",
+    )
+    shopify_app_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Client secret of your public Shopify app; verifies installs and webhooks.",
+    )
+    shopify_app_name: str = Field(
+        default="public",
+        description="Name of the app record public-app shops share (its secret signs webhooks).",
+    )
+    shopify_expiring_tokens: bool = Field(
+        default=True,
+        description="Ask Shopify for expiring offline tokens (renewed with their refresh token).",
+    )
+    oauth_state_ttl: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="How long an OAuth state nonce stays valid between install and callback.",
+    )
+    oauth_clock_tolerance: timedelta = Field(
+        default=timedelta(seconds=90),
+        description="Largest clock difference accepted on a signed install or callback request.",
+    )
+    token_renew_margin: timedelta = Field(
+        default=timedelta(hours=1),
+        description="Renew an expiring Shopify token this long before it lapses.",
+    )
+    backfill_days: int = Field(
+        default=60,
+        ge=1,
+        le=3650,
+        description="Days of orders read on connect; above 60 asks for the read_all_orders scope.",
+    )
+    bulk_backfill_threshold: int = Field(
+        default=2500,
+        ge=0,
+        description="A backfill of more orders than this runs as a Shopify bulk operation.",
+    )
+    poll_interval: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="How often each shop's orders (and each supplier's open orders) are polled.",
+    )
+    poll_overlap: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="How far each poll re-reads behind its watermark, for late-indexed updates.",
+    )
+    poll_timeout: timedelta = Field(
+        default=timedelta(minutes=4),
+        description="A shop's poll is abandoned after this long, so it never delays the next.",
+    )
+    supplier_poll_backoff_max: timedelta = Field(
+        default=timedelta(hours=12),
+        description="Longest wait between two polls of one supplier order without tracking.",
+    )
+    supplier_webhook_silence: timedelta = Field(
+        default=timedelta(hours=6),
+        description="CJ's webhook is re-registered when none arrived this long while orders moved.",
+    )
+    cj_api_url: str = Field(
+        default="https://developers.cjdropshipping.com/api2.0/v1",
+        description="CJdropshipping API base URL.",
+    )
+    aliexpress_api_url: str = Field(
+        default="https://api-sg.aliexpress.com/sync",
+        description="AliExpress Open Platform business API URL.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -3,9 +3,9 @@
 from datetime import UTC
 from typing import Any
 
-from arq import cron, func
+from arq import cron
 from arq.connections import RedisSettings
-from arq.worker import Function
+from arq.worker import Function, func
 
 from service.runtime import Runtime
 from workers import names
@@ -16,23 +16,36 @@ from workers.jobs.purge import purge_payloads
 from workers.jobs.push import push_shop, push_sweep
 from workers.jobs.refresh import refresh_orders
 from workers.jobs.sweep import SWEEP_SECONDS, purge_supplier_payloads, sweep_deliveries
+from workers.jobs.sync_schedule import (
+    connect_shop,
+    cron_jobs,
+    poll_shop,
+    poll_supplier,
+    watchdog_shop,
+)
 
 __all__ = ["worker_options"]
 
 
-def functions() -> list[Function]:
+def functions(runtime: Runtime | None = None) -> list[Function]:
+    poll_seconds = runtime.settings.poll_timeout.total_seconds() if runtime else 240.0
     return [
-        func(apply_shopify, name=names.APPLY_SHOPIFY),
-        func(apply_supplier, name=names.APPLY_SUPPLIER),
+        # Shop sync: a backfill resumes from its cursor, so an hour per run is plenty.
+        func(connect_shop, name=names.CONNECT_SHOP, timeout=3600, max_tries=3),
+        func(poll_shop, name=names.POLL_SHOP, timeout=poll_seconds + 30, max_tries=1),
+        func(watchdog_shop, name=names.WATCHDOG_SHOP, timeout=poll_seconds + 30, max_tries=1),
+        func(poll_supplier, name=names.POLL_SUPPLIER, timeout=poll_seconds + 30, max_tries=1),
         func(push_shop, name=names.PUSH_SHOP),
         func(refresh_orders, name=names.REFRESH_ORDERS),
+        func(apply_shopify, name=names.APPLY_SHOPIFY),
+        func(apply_supplier, name=names.APPLY_SUPPLIER),
     ]
 
 
 def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for `arq.Worker`; tests override `burst`, `poll_delay` and the like."""
     options: dict[str, Any] = {
-        "functions": functions(),
+        "functions": functions(runtime),
         "cron_jobs": [
             cron(
                 purge_payloads,
@@ -63,6 +76,7 @@ def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
                 minute={27},
                 run_at_startup=False,
             ),
+            *cron_jobs(runtime.settings),
         ],
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),
         "queue_name": runtime.settings.queue_name,

@@ -15,8 +15,15 @@ order is *unsynced* when all of these hold:
     SELECT ... FROM unsynced ...
 
 Its columns: shop_id, order_id, package_id, supplier_order_id, tracking_number,
-tracking_number_norm, carrier, tracking_url, lines, shipped_at, stored_at, waiting_since.
+tracking_number_norm, carrier, tracking_url, lines, shipped_at, stored_at, waiting_since,
+before_cutover.
 `grace` is a placeholder for an interval; `shop_id` one for a bigint, or None for all shops.
+
+Cut-over: a shop usually arrives with history, often synced by another app. A package that
+shipped before the shop's `push_shipped_since` setting (set when the shop is connected; the
+operator moves it earlier to opt in) is `before_cutover`: still unsynced, so the report shows
+it, but never a push candidate (`BEFORE_CUTOVER_SQL` is what the push queries exclude). A shop
+without the setting has no cut-over.
 """
 
 from dataclasses import dataclass
@@ -26,6 +33,7 @@ from typing import Any
 from schema.db import Connection
 
 __all__ = [
+    "BEFORE_CUTOVER_SQL",
     "LIVE_FULFILLMENT_STATUSES_SQL",
     "UnsyncedPackage",
     "shops_with_unsynced_packages",
@@ -35,6 +43,12 @@ __all__ = [
 
 # Fulfilment statuses that do not put a tracking number in front of the customer.
 LIVE_FULFILLMENT_STATUSES_SQL = "lower(f.status) NOT IN ('cancelled', 'error', 'failure')"
+
+# True for a package `p` of shop `s` shipped before the shop's cut-over date.
+BEFORE_CUTOVER_SQL = (
+    "COALESCE(p.shipped_at, p.stored_at)"
+    " < COALESCE((s.settings->>'push_shipped_since')::timestamptz, '-infinity')"
+)
 
 
 def unsynced_cte(*, grace: str, shop_id: str | None) -> str:
@@ -47,8 +61,10 @@ def unsynced_cte(*, grace: str, shop_id: str | None) -> str:
     return f"""
     SELECT p.shop_id, so.shopify_order_id AS order_id, p.package_id, p.supplier_order_id,
            p.tracking_number, p.tracking_number_norm, p.carrier, p.tracking_url, p.lines,
-           p.shipped_at, p.stored_at, COALESCE(p.shipped_at, p.stored_at) AS waiting_since
+           p.shipped_at, p.stored_at, COALESCE(p.shipped_at, p.stored_at) AS waiting_since,
+           {BEFORE_CUTOVER_SQL} AS before_cutover
     FROM package p
+    JOIN shop s ON s.shop_id = p.shop_id
     JOIN supplier_order so
       ON so.shop_id = p.shop_id AND so.supplier_order_id = p.supplier_order_id
     JOIN shopify_order o
@@ -84,6 +100,7 @@ class UnsyncedPackage:
     lines: list[dict[str, Any]]
     shipped_at: datetime | None
     waiting_since: datetime
+    before_cutover: bool
 
 
 async def unsynced_packages(
@@ -99,7 +116,8 @@ async def unsynced_packages(
         f"""
         WITH unsynced AS ({unsynced_cte(grace="$1", shop_id=shop_param)})
         SELECT shop_id, order_id, package_id, supplier_order_id, tracking_number,
-               tracking_number_norm, carrier, tracking_url, lines, shipped_at, waiting_since
+               tracking_number_norm, carrier, tracking_url, lines, shipped_at, waiting_since,
+               before_cutover
         FROM unsynced
         WHERE $2::bigint[] IS NULL OR order_id = ANY ($2::bigint[])
         ORDER BY shop_id, order_id, package_id

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.tracking import normalize_tracking_number
-from schema.classify.unsynced import unsynced_cte
+from schema.classify.unsynced import BEFORE_CUTOVER_SQL, unsynced_cte
 from schema.db import Connection
 from schema.queries.fulfillment_orders import FulfillmentRow
 
@@ -114,17 +114,19 @@ async def order_packages(
     left by an ambiguous call is resolved as adopted).
     """
     rows = await connection.fetch(
-        """
+        f"""
         SELECT p.package_id, p.supplier_order_id, p.tracking_number, p.tracking_number_norm,
                p.carrier, p.tracking_url, p.lines, so.lines AS supplier_order_lines,
                (SELECT count(*) FROM package p2
                 WHERE p2.shop_id = p.shop_id AND p2.supplier_order_id = p.supplier_order_id
                   AND p2.superseded_at IS NULL)::int AS supplier_order_package_count
         FROM package p
+        JOIN shop s ON s.shop_id = p.shop_id
         JOIN supplier_order so
           ON so.shop_id = p.shop_id AND so.supplier_order_id = p.supplier_order_id
         WHERE p.shop_id = $1 AND so.shopify_order_id = $2
           AND p.superseded_at IS NULL
+          AND NOT ({BEFORE_CUTOVER_SQL})
           AND COALESCE(p.shipped_at, p.stored_at) <= now() - $3::interval
           AND NOT EXISTS (
               SELECT 1 FROM push l
@@ -160,7 +162,8 @@ def _pushable_where(*, grace: str, shop_id: str | None, recheck: str) -> str:
     FROM unsynced u
     JOIN shopify_order o ON o.shop_id = u.shop_id AND o.order_id = u.order_id
     JOIN package p ON p.shop_id = u.shop_id AND p.package_id = u.package_id
-    WHERE NOT EXISTS (
+    WHERE NOT u.before_cutover
+    AND NOT EXISTS (
         SELECT 1 FROM push_block b
         WHERE b.shop_id = u.shop_id AND b.package_id = u.package_id
           AND b.recorded_at >= GREATEST(o.stored_at, COALESCE(o.refreshed_at, o.stored_at),

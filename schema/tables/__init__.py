@@ -17,16 +17,19 @@ from schema.tables.supplier import (
     SupplierAccountShop,
     SupplierOrder,
 )
+from schema.tables.sync import OAuthState, ShopSyncState, SupplierSyncState, WebhookSubscription
 from schema.tables.timeline import OrderEvent
 
 __all__ = [
     "ApiToken",
     "App",
+    "OAuthState",
     "OrderEvent",
     "Package",
     "Push",
     "PushBlock",
     "Shop",
+    "ShopSyncState",
     "ShopifyFulfillment",
     "ShopifyFulfillmentLine",
     "ShopifyFulfillmentOrder",
@@ -37,5 +40,7 @@ __all__ = [
     "SupplierAccountShop",
     "SupplierDelivery",
     "SupplierOrder",
+    "SupplierSyncState",
     "WebhookDelivery",
+    "WebhookSubscription",
 ]

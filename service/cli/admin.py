@@ -3,17 +3,20 @@
 import asyncio
 from typing import Annotated
 
+import httpx
 import typer
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from rich.table import Table
 
+from clients.shopify_oauth import OAuthError
 from schema.queries.encrypted import rotate_encrypted_columns
 from schema.queries.shops import delete_shop, get_shop_by_domain, list_shops
 from schema.queries.tokens import insert_token, list_tokens, revoke_token
 from service.auth import generate_token, hash_token
 from service.cli.context import console, fail, load_settings, open_pool, runtime_for
-from service.shops import AppKind, ShopRegistration, register_shop
+from service.connect import register_and_connect
+from service.shops import AppKind, ShopRegistration
 
 __all__ = ["keys", "shops", "tokens"]
 
@@ -37,7 +40,12 @@ def shops_add(
     plan: Annotated[str, typer.Option(help="Shopify plan: sets the API rate limit.")] = "standard",
     timezone: Annotated[str, typer.Option(help="The shop's IANA time zone.")] = "UTC",
 ) -> None:
-    """Register a shop with its app credentials (secrets are stored encrypted)."""
+    """Register a shop with its app credentials (secrets are stored encrypted).
+
+    --kind custom (a Dev Dashboard app) needs --client-id: dropsync obtains its token through
+    the client credentials grant now, and renews it before it expires. --kind legacy needs
+    --access-token. Public apps connect through /shopify/install instead.
+    """
     try:
         registration = ShopRegistration(
             domain=domain,
@@ -55,12 +63,25 @@ def shops_add(
     with runtime_for(settings) as runtime:
 
         async def run() -> int:
-            async with open_pool(runtime) as pool, pool.acquire() as connection:
-                shop = await register_shop(connection, runtime.secrets, registration)
+            async with (
+                open_pool(runtime) as pool,
+                pool.acquire() as connection,
+                httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http,
+            ):
+                shop = await register_and_connect(
+                    connection, runtime.secrets, http, settings, registration
+                )
                 return shop.shop_id
 
-        shop_id = asyncio.run(run())
-    console.print(f"[green]shop {registration.domain} registered with id {shop_id}[/]")
+        try:
+            shop_id = asyncio.run(run())
+        except OAuthError as error:
+            fail(str(error), hint="check the app's client id and secret in the Dev Dashboard")
+    console.print(
+        f"[green]shop {registration.domain} registered with id {shop_id}; "
+        "the worker registers webhooks and backfills its orders "
+        f"(follow with: dropsync shops sync {registration.domain})[/]"
+    )
 
 
 @shops.command("list")

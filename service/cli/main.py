@@ -2,7 +2,7 @@
 
 import typer
 
-from service.cli import admin, ingest, run
+from service.cli import admin, ingest, run, supplier_api, sync
 
 __all__ = ["app"]
 
@@ -15,8 +15,12 @@ app.command()(run.up)
 app.command()(run.serve)
 app.command()(run.worker)
 app.command()(run.migrate)
+admin.shops.command("sync")(sync.shops_sync)
+admin.shops.command("backfill")(sync.shops_backfill)
+admin.shops.command("cutover")(sync.shops_cutover)
 app.add_typer(admin.shops, name="shops")
 app.add_typer(admin.tokens, name="tokens")
 app.add_typer(admin.keys, name="keys")
+ingest.suppliers.command("credentials")(supplier_api.suppliers_credentials)
 app.add_typer(ingest.suppliers, name="suppliers")
 app.command()(ingest.replay)

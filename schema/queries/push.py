@@ -102,6 +102,10 @@ class PackageForPlan:
     lines: list[dict[str, Any]]
     supplier_order_lines: list[dict[str, Any]]
     supplier_order_package_count: int
+    # Order-wide facts, the same on every row: they let the worker skip queries it does not
+    # need (earlier pushes matter only for tracking changes; pending rows only to supersede).
+    order_has_pushed: bool = False
+    order_has_pending: bool = False
 
 
 async def order_packages(
@@ -119,7 +123,11 @@ async def order_packages(
                p.carrier, p.tracking_url, p.lines, so.lines AS supplier_order_lines,
                (SELECT count(*) FROM package p2
                 WHERE p2.shop_id = p.shop_id AND p2.supplier_order_id = p.supplier_order_id
-                  AND p2.superseded_at IS NULL)::int AS supplier_order_package_count
+                  AND p2.superseded_at IS NULL)::int AS supplier_order_package_count,
+               EXISTS (SELECT 1 FROM push l WHERE l.shop_id = $1 AND l.order_id = $2
+                         AND l.status IN ('succeeded', 'adopted')) AS order_has_pushed,
+               EXISTS (SELECT 1 FROM push l WHERE l.shop_id = $1 AND l.order_id = $2
+                         AND l.status = 'pending') AS order_has_pending
         FROM package p
         JOIN shop s ON s.shop_id = p.shop_id
         JOIN supplier_order so

@@ -449,7 +449,11 @@ async def _push_locked(
         )
         if not packages:
             return OrderResult.DONE
-        pushed = await pushed_packages(connection, shop_id=shop.shop_id, order_id=order_id)
+        pushed = (
+            await pushed_packages(connection, shop_id=shop.shop_id, order_id=order_id)
+            if packages[0].order_has_pushed
+            else []
+        )
         plan = plan_push(
             order=OrderState(
                 order_id=OrderId(order_id), cancelled=state.cancelled, closed=state.closed
@@ -475,6 +479,7 @@ async def _push_locked(
             plan,
             may_replan_stale=stale_rounds < _STALE_REPLANS,
             may_replan_ambiguous=ambiguous_rounds < _AMBIGUOUS_REPLANS,
+            has_pending=packages[0].order_has_pending,
         )
         if step is _Step.REPLAN_STALE:
             stale_rounds += 1
@@ -517,12 +522,14 @@ async def _execute(
     *,
     may_replan_stale: bool,
     may_replan_ambiguous: bool,
+    has_pending: bool,
 ) -> _Step:
     order_id = int(plan.order_id)
     keys = [action.idempotency_key for action in plan.creates] + [
         action.idempotency_key for action in plan.updates
     ]
-    await supersede_pending(connection, shop_id=shop.shop_id, order_id=order_id, keep_keys=keys)
+    if has_pending:
+        await supersede_pending(connection, shop_id=shop.shop_id, order_id=order_id, keep_keys=keys)
     for adoption in plan.adoptions:
         await _adopt(connection, shop, adoption)
     if plan.blocked:

@@ -2,5 +2,5 @@
 
 Modules: errors, ids, json_reader, tracking, carriers, shopify_payloads,
 order_reference, planner, signatures, supplier_model, cj, aliexpress,
-generic_events, shopify_graphql and the supplier_events facade.
+generic_events and the supplier_events facade.
 """

@@ -7,6 +7,7 @@ import httpx
 from fastapi import FastAPI
 
 from service.errors import install_error_handlers
+from service.gc_tuning import freeze_startup_objects, unfreeze_startup_objects
 from service.ingest.edge import close_ingest_edge
 from service.responses import JsonResponse
 from service.routes import (
@@ -36,9 +37,11 @@ def create_app(
             runtime, application_name="dropsync-api", http_transport=http_transport
         )
         app.state.resources = resources
+        freeze_startup_objects()
         try:
             yield
         finally:
+            unfreeze_startup_objects()
             await close_ingest_edge(app.state)
             await resources.aclose()
 

@@ -9,7 +9,8 @@ What it does, on a scratch database it creates and drops:
    HMAC and answers 200 (`bench/ingest/app.py`).
 2. Runs `wrk` at 8 and at 32 connections for `--duration` seconds each against both endpoints,
    POSTing Shopify's documented `orders/create` payload, correctly signed, each request with its
-   own webhook id (so every one is a new, stored delivery). The endpoints take turns in
+   own webhook id and event id, as Shopify sends them (so every one is a new, stored delivery
+   and both dedup indexes take an entry). The endpoints take turns in
    `--slices` slices so that other load on the machine falls on both alike; a row reports the
    mean rate and p50 of its slices and the worst p99.
 3. Runs `pgbench` with single-row durable inserts into the inbox table at 8 and 32 clients: the
@@ -124,6 +125,7 @@ request = function()
   headers["X-Shopify-API-Version"] = "2026-10"
   headers["X-Shopify-Triggered-At"] = "2026-01-01T00:00:00.000Z"
   headers["X-Shopify-Webhook-Id"] = prefix .. "-" .. tostring(tid) .. "-" .. counter
+  headers["X-Shopify-Event-Id"] = prefix .. "-event-" .. tostring(tid) .. "-" .. counter
   return wrk.format("POST", "%(path)s", headers, body)
 end
 """

@@ -5,8 +5,9 @@ at once; each takes every row queued so far, inserts them with one statement (`f
 single statement: it runs in autocommit, so it is its own transaction),
 resolves their futures, and repeats until the queue is empty, then ends. At low load a batch is
 one row and nothing waits; under load, rows that arrive during a commit ride the next one, so
-the commit rate stops being the ceiling, and two flushes in flight keep the database busy while
-the other one waits on its fsync. No task outlives the work.
+the commit rate stops being the ceiling. Several flushes in flight cost little: PostgreSQL folds
+commits that wait on the same WAL flush into one fsync, while a row queued behind a busy flush
+waits a whole commit. No task outlives the work.
 """
 
 import asyncio

@@ -45,6 +45,10 @@ class GroupCommitWriter(Generic[RowT]):
         self._max_in_flight = max_in_flight
         self._queue: list[tuple[RowT, asyncio.Future[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        # Drains started but not yet holding a connection. One is enough: it takes every row
+        # queued by the time it has one. Starting more only made drains that found the queue
+        # empty, and each still cost a pool acquire and release (a reset round trip).
+        self._connecting: set[asyncio.Task[None]] = set()
 
     async def write(self, row: RowT) -> None:
         """Return once `row` is committed; raise what the commit raised.
@@ -54,25 +58,28 @@ class GroupCommitWriter(Generic[RowT]):
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((row, future))
-        if len(self._tasks) < self._max_in_flight:
-            self._start_drain()
+        self._maybe_start_drain()
         await future
 
-    def _start_drain(self) -> None:
-        task = asyncio.create_task(self._drain())
-        self._tasks.add(task)
-        task.add_done_callback(self._drained)
+    def _maybe_start_drain(self) -> None:
+        if not self._connecting and len(self._tasks) < self._max_in_flight:
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            self._connecting.add(task)
+            task.add_done_callback(self._drained)
 
     def _drained(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if self._queue and len(self._tasks) < self._max_in_flight:
-            self._start_drain()  # rows queued while the last commit was finishing
+        self._connecting.discard(task)
+        if self._queue:
+            self._maybe_start_drain()  # rows queued while the last commit was finishing
 
     async def _drain(self) -> None:
         # One connection per drain, not per batch: releasing a pooled connection costs a
         # round trip (asyncpg resets it), and under load a drain runs many batches.
         try:
             async with self._pool.acquire() as connection:
+                self._connecting.discard(asyncio.current_task())
                 while self._queue:
                     batch = self._queue[: self._max_batch]
                     del self._queue[: self._max_batch]

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
 import asyncpg
 import pytest
@@ -66,3 +67,35 @@ async def test_unreachable_database_fails_waiting_writes_fast() -> None:
     with pytest.raises(ConnectionRefusedError):
         await asyncio.wait_for(writer.write("x"), timeout=5)
     await pool.close()
+
+
+class _CountingPool:
+    """The real pool, counting how many connections the writer borrows."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.acquired = 0
+
+    def acquire(self) -> object:
+        self.acquired += 1
+        return self._pool.acquire()
+
+
+@pytest.mark.usefixtures("probe_table")
+async def test_every_borrowed_connection_commits_a_batch(pool: asyncpg.Pool) -> None:
+    batches: list[int] = []
+
+    async def flush(connection: Connection, rows: Sequence[str]) -> None:
+        batches.append(len(rows))
+        await _insert(connection, rows)
+
+    counting = _CountingPool(pool)
+    writer: GroupCommitWriter[str] = GroupCommitWriter(
+        cast(asyncpg.Pool, counting), flush, max_in_flight=8
+    )
+    for wave in range(5):
+        await asyncio.gather(*(writer.write(f"row-{wave}-{index}") for index in range(40)))
+    assert sum(batches) == 200
+    # A drain is only started when none is already waiting for a connection, so none finds
+    # the queue empty (each borrow costs a reset round trip when it is returned).
+    assert counting.acquired <= len(batches)

@@ -80,6 +80,19 @@ class Settings(BaseSettings):
         default="https://{shop}/admin/api/{version}/graphql.json",
         description="Shopify Admin GraphQL URL; `{shop}` and `{version}` are filled in.",
     )
+    push_grace_period: timedelta = Field(
+        default=timedelta(0),
+        description=(
+            "How long a shipped package may wait before it counts as not synced to Shopify "
+            "(the push worker and the report both use it)."
+        ),
+    )
+    push_order_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Orders of one shop a worker pushes at the same time.",
+    )
     shopify_oauth_url_template: str = Field(
         default="https://{shop}/admin/oauth/{endpoint}",
         description="Shopify's OAuth endpoints; `{endpoint}` is `authorize` or `access_token`.",

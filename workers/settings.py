@@ -5,18 +5,23 @@ from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
-from arq.worker import Function
+from arq.worker import Function, func
 
 from service.runtime import Runtime
 from workers import names
 from workers.context import make_startup, shutdown
 from workers.jobs.purge import purge_payloads
+from workers.jobs.push import push_shop, push_sweep
+from workers.jobs.refresh import refresh_orders
 
 __all__ = ["worker_options"]
 
 
 def functions() -> list[Function]:
-    return []
+    return [
+        func(push_shop, name=names.PUSH_SHOP),
+        func(refresh_orders, name=names.REFRESH_ORDERS),
+    ]
 
 
 def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
@@ -30,6 +35,14 @@ def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
                 hour={3},
                 minute={17},
                 run_at_startup=False,
+            ),
+            # Every 20 s: Redis is only a nudge, this is what guarantees every package is
+            # pushed (and every marked order re-read) even when a trigger was lost.
+            cron(
+                push_sweep,
+                name=names.PUSH_SWEEP,
+                second={0, 20, 40},
+                run_at_startup=True,
             ),
         ],
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),

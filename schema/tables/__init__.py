@@ -1,7 +1,7 @@
 """Every table dropsync stores, imported here so `SQLModel.metadata` knows all of them."""
 
 from schema.tables.inbox import SupplierDelivery, WebhookDelivery
-from schema.tables.push import Push
+from schema.tables.push import Push, PushBlock
 from schema.tables.report import ClassifyDirty, ClassifyRun, Mismatch
 from schema.tables.shop import ApiToken, App, Shop
 from schema.tables.shopify import (
@@ -29,6 +29,7 @@ __all__ = [
     "OrderEvent",
     "Package",
     "Push",
+    "PushBlock",
     "Shop",
     "ShopifyFulfillment",
     "ShopifyFulfillmentLine",

@@ -12,7 +12,7 @@ from sqlmodel import Field
 
 from schema.base import SQLModel, bigint_id, created_at_field, shop_key
 
-__all__ = ["Push"]
+__all__ = ["Push", "PushBlock"]
 
 
 class Push(SQLModel, table=True):
@@ -32,7 +32,8 @@ class Push(SQLModel, table=True):
     idempotency_key: str
     # create or update_tracking
     kind: str
-    # pending, succeeded, adopted, failed (parked with Shopify's message)
+    # pending, succeeded, adopted, failed (parked with Shopify's message), superseded (a
+    # re-plan replaced it before it was sent)
     status: str = Field(default="pending", sa_column_kwargs={"server_default": "pending"})
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     next_attempt_at: datetime | None = None
@@ -45,3 +46,24 @@ class Push(SQLModel, table=True):
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
     completed_at: datetime | None = None
+
+
+class PushBlock(SQLModel, table=True):
+    """Why a package is not being pushed: a Blocked plan action or a parked (failed) push.
+
+    One row per package, replaced each time the planner decides again and deleted once the
+    package is synced. The worker skips a blocked package until its order changes (a webhook,
+    a re-read) or, for plan blocks, until `recheck` passes; the report lists these rows.
+    """
+
+    __tablename__ = "push_block"
+    __table_args__ = (Index("ix_push_block_order", "shop_id", "order_id"),)
+
+    shop_id: int = shop_key()
+    package_id: int = bigint_id()
+    order_id: int = Field(sa_type=BigInteger)
+    # a core.planner.BlockReason value, or push_failed for a parked ledger row
+    reason: str
+    message: str
+    push_id: int | None = Field(default=None, sa_type=BigInteger)
+    recorded_at: datetime = created_at_field()

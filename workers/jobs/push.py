@@ -1,0 +1,870 @@
+"""Push supplier tracking numbers to Shopify as fulfilments, exactly once.
+
+`push_shop(ctx, shop_id)` takes the shop's pending work as a batch: every order with an
+unsynced package (schema.classify.unsynced) that is not blocked or waiting to retry. For each
+order, one at a time per order across all workers (a Postgres advisory lock):
+
+1. re-read the order's fulfillment orders and fulfilments from Shopify and store them;
+2. plan with the pure `core.planner.plan_push` (adopt, create, update tracking, blocked);
+3. for each call, write its ledger row (idempotency key) and commit BEFORE calling Shopify;
+4. on success store the new fulfilment; on an ambiguous failure (the mutation may have been
+   applied) go back to 1, where a fulfilment already carrying the tracking number is adopted
+   instead of created twice; on `userErrors` re-plan once from a fresh read (fulfillment
+   orders change underneath), then park the row as failed with Shopify's message; transient
+   failures leave the row pending with a backoff, and the sweeper comes back for it.
+
+Blocked actions are stored in `push_block` (the report's rows) and every attempt and result is
+an `order_event` on the order's timeline.
+"""
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import structlog
+
+from clients.shopify import (
+    ShopifyAmbiguousError,
+    ShopifyClient,
+    ShopifyError,
+    ShopifyShopError,
+    ShopifyTransientError,
+)
+from clients.shopify_fulfillment import (
+    FulfillmentInputLine,
+    MutationOutcome,
+    TrackingInput,
+    create_fulfillment,
+    read_order_fulfillment_state,
+    update_tracking,
+)
+from core.errors import PlanInputError
+from core.ids import (
+    FulfillmentId,
+    FulfillmentOrderId,
+    FulfillmentOrderLineItemId,
+    LineItemId,
+    LocationId,
+    OrderId,
+    VariantId,
+)
+from core.planner import (
+    AdoptExisting,
+    Blocked,
+    CreateFulfillment,
+    ExistingFulfillment,
+    FulfillmentOrderAction,
+    FulfillmentOrderLine,
+    FulfillmentOrderRequestStatus,
+    FulfillmentOrderState,
+    FulfillmentOrderStatus,
+    OrderState,
+    PackageId,
+    PackageLine,
+    PackageToPush,
+    PushedPackage,
+    PushPlan,
+    PushSettings,
+    UpdateTracking,
+    plan_push,
+)
+from schema.db import Connection, Pool
+from schema.queries.fulfillment_orders import (
+    FulfillmentOrderRow,
+    OrderFulfillmentState,
+    store_fulfillment,
+    store_order_fulfillment_state,
+)
+from schema.queries.push import (
+    BlockRecord,
+    LedgerRow,
+    PackageForPlan,
+    adopt_push,
+    claim_push,
+    clear_blocks,
+    complete_push,
+    defer_push,
+    due_shops,
+    fail_push,
+    insert_order_event,
+    mark_shop_needs_attention,
+    order_packages,
+    pushable_orders,
+    pushed_packages,
+    record_blocks,
+    supersede_pending,
+)
+from schema.queries.shops import get_shop
+from schema.secrets import SecretBox
+from workers import names
+from workers.context import resources
+from workers.shopify import shopify_client
+from workers.trigger import job_id, trigger
+
+__all__ = [
+    "OrderResult",
+    "PushDeps",
+    "PushRunSummary",
+    "lock_order",
+    "push_settings_from_shop",
+    "push_shop",
+    "push_sweep",
+    "run_push_shop",
+    "run_push_sweep",
+]
+
+log = structlog.get_logger()
+
+_E = TypeVar("_E", bound=StrEnum)
+_T = TypeVar("_T", bound=int)
+
+# Fresh reads after a userErrors answer before the row is parked as failed.
+_STALE_REPLANS = 1
+# Fresh reads after ambiguous failures before the row is left for a later run.
+_AMBIGUOUS_REPLANS = 6
+_BATCH = 200
+_BUSY_RETRY_SECONDS = 2.0
+
+
+class OrderResult(StrEnum):
+    DONE = "done"  # every package pushed, adopted, blocked or parked
+    DEFERRED = "deferred"  # a transient failure: try again later
+    BUSY = "busy"  # another worker holds the order
+    SHOP_UNAVAILABLE = "shop_unavailable"  # the token or the shop needs attention
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushDeps:
+    """What a push run needs; built from the worker's resources or directly by tests."""
+
+    pool: Pool
+    shopify: ShopifyClient
+    secrets: SecretBox
+    grace: timedelta = timedelta(0)
+    order_concurrency: int = 4
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass(kw_only=True)
+class PushRunSummary:
+    shop_id: int
+    orders: int = 0
+    results: dict[str, int] = field(default_factory=dict)
+
+    def count(self, result: OrderResult) -> None:
+        self.orders += 1
+        self.results[result] = self.results.get(result, 0) + 1
+
+    @property
+    def needs_rerun(self) -> bool:
+        return bool(self.results.get(OrderResult.BUSY) or self.results.get(OrderResult.DEFERRED))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Shop:
+    shop_id: int
+    domain: str
+    access_token: str
+    settings: PushSettings
+
+
+class _Step(StrEnum):
+    CONTINUE = "continue"
+    REPLAN_STALE = "replan_stale"
+    REPLAN_AMBIGUOUS = "replan_ambiguous"
+    DEFERRED = "deferred"
+
+
+# ------------------------------------------------------------------------------ settings
+
+
+def push_settings_from_shop(settings: Mapping[str, Any]) -> PushSettings:
+    """Per-shop push settings from `shop.settings`; unusable values fall back to defaults.
+
+    Keys: notify_customer (bool, default true), notify_customer_on_tracking_update (bool,
+    default true), carrier_overrides ({supplier carrier name: Shopify company}),
+    always_send_tracking_url (bool), fallback_tracking_url (a URL template with {number}).
+    """
+
+    def flag(key: str, *, default: bool) -> bool:
+        value = settings.get(key)
+        return value if isinstance(value, bool) else default
+
+    overrides = settings.get("carrier_overrides")
+    fallback = settings.get("fallback_tracking_url")
+    return PushSettings(
+        notify_customer=flag("notify_customer", default=True),
+        notify_customer_on_tracking_update=flag("notify_customer_on_tracking_update", default=True),
+        carrier_overrides=(
+            {str(k): str(v) for k, v in overrides.items() if isinstance(v, str) and v.strip()}
+            if isinstance(overrides, Mapping)
+            else {}
+        ),
+        always_send_tracking_url=flag("always_send_tracking_url", default=False),
+        fallback_tracking_url=fallback if isinstance(fallback, str) and fallback else None,
+    )
+
+
+# ---------------------------------------------------------------------------- the shop run
+
+
+async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
+    """Push every pushable order of the shop; each order is attempted at most once per run."""
+    summary = PushRunSummary(shop_id=shop_id)
+    shop = await _load_shop(deps, shop_id)
+    if shop is None:
+        return summary
+    attempted: set[int] = set()
+    semaphore = asyncio.Semaphore(deps.order_concurrency)
+
+    async def one(order_id: int) -> OrderResult:
+        async with semaphore:
+            return await push_order(deps, shop, order_id)
+
+    while True:
+        async with deps.pool.acquire() as connection:
+            orders = await pushable_orders(
+                connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH
+            )
+        todo = [order_id for order_id in orders if order_id not in attempted]
+        if not todo:
+            break
+        attempted.update(todo)
+        results = await asyncio.gather(*(one(order_id) for order_id in todo))
+        for result in results:
+            summary.count(result)
+        if OrderResult.SHOP_UNAVAILABLE in results:
+            break
+    if summary.orders:
+        log.info("push.shop_done", shop_id=shop_id, orders=summary.orders, **summary.results)
+    return summary
+
+
+async def _load_shop(deps: PushDeps, shop_id: int) -> _Shop | None:
+    async with deps.pool.acquire() as connection:
+        record = await get_shop(connection, shop_id)
+    if record is None or record.status != "active" or record.access_token_enc is None:
+        return None
+    return _Shop(
+        shop_id=shop_id,
+        domain=record.domain,
+        access_token=deps.secrets.decrypt(record.access_token_enc),
+        settings=push_settings_from_shop(record.settings),
+    )
+
+
+# --------------------------------------------------------------------------- one order
+
+
+class lock_order:  # noqa: N801  (used as `async with lock_order(...)`, like a function)
+    """A session advisory lock on (shop, order), held on the connection it was taken on."""
+
+    def __init__(self, connection: Connection, *, shop_id: int, order_id: int) -> None:
+        self.connection = connection
+        self.key = f"dropsync:order:{shop_id}:{order_id}"
+        self.locked = False
+
+    async def __aenter__(self) -> bool:
+        self.locked = bool(
+            await self.connection.fetchval(
+                "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", self.key
+            )
+        )
+        return self.locked
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.locked:
+            await self.connection.execute(
+                "SELECT pg_advisory_unlock(hashtextextended($1, 0))", self.key
+            )
+
+
+async def push_order(deps: PushDeps, shop: _Shop, order_id: int) -> OrderResult:
+    """Push one order's unsynced packages under the order's lock."""
+    async with (
+        deps.pool.acquire() as connection,
+        lock_order(connection, shop_id=shop.shop_id, order_id=order_id) as locked,
+    ):
+        if not locked:
+            return OrderResult.BUSY
+        try:
+            return await _push_locked(deps, connection, shop, order_id)
+        except ShopifyShopError as error:
+            await mark_shop_needs_attention(
+                connection, shop_id=shop.shop_id, reason=f"Shopify refused: {error}"
+            )
+            log.warning(
+                "push.shop_unavailable", shop_id=shop.shop_id, order_id=order_id, error=str(error)
+            )
+            return OrderResult.SHOP_UNAVAILABLE
+        except ShopifyTransientError as error:
+            log.warning(
+                "push.read_deferred", shop_id=shop.shop_id, order_id=order_id, error=str(error)
+            )
+            return OrderResult.DEFERRED
+        except (ShopifyError, PlanInputError) as error:
+            # A document or planner bug: logged loudly, retried by the sweeper after a fix.
+            log.error(  # noqa: TRY400  (the message is the useful part, not a traceback)
+                "push.order_failed", shop_id=shop.shop_id, order_id=order_id, error=str(error)
+            )
+            return OrderResult.DEFERRED
+
+
+async def _push_locked(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_id: int
+) -> OrderResult:
+    stale_rounds = 0
+    ambiguous_rounds = 0
+    while True:
+        state = await read_order_fulfillment_state(
+            deps.shopify, shop.domain, shop.access_token, order_id=order_id
+        )
+        if state is None:
+            await _block_missing_order(deps, connection, shop, order_id)
+            return OrderResult.DONE
+        async with connection.transaction():
+            await store_order_fulfillment_state(connection, shop_id=shop.shop_id, state=state)
+        packages = await order_packages(
+            connection, shop_id=shop.shop_id, order_id=order_id, grace=deps.grace
+        )
+        if not packages:
+            return OrderResult.DONE
+        pushed = await pushed_packages(connection, shop_id=shop.shop_id, order_id=order_id)
+        plan = plan_push(
+            order=OrderState(
+                order_id=OrderId(order_id), cancelled=state.cancelled, closed=state.closed
+            ),
+            fulfillment_orders=[_fo_state(fo) for fo in state.fulfillment_orders],
+            fulfillments=_existing_fulfillments(state),
+            packages=[_package_to_push(package) for package in packages],
+            pushed=[
+                PushedPackage(
+                    package_id=PackageId(str(record.package_id)),
+                    supplier_order_id=str(record.supplier_order_id),
+                    fulfillment_id=FulfillmentId(record.fulfillment_id),
+                    tracking_number_normalized=record.tracking_number_norm,
+                )
+                for record in pushed
+            ],
+            settings=shop.settings,
+        )
+        step = await _execute(
+            deps,
+            connection,
+            shop,
+            plan,
+            may_replan_stale=stale_rounds < _STALE_REPLANS,
+            may_replan_ambiguous=ambiguous_rounds < _AMBIGUOUS_REPLANS,
+        )
+        if step is _Step.REPLAN_STALE:
+            stale_rounds += 1
+        elif step is _Step.REPLAN_AMBIGUOUS:
+            ambiguous_rounds += 1
+            await asyncio.sleep(deps.rng.uniform(0, min(2.0, 0.05 * 2**ambiguous_rounds)))
+        elif step is _Step.DEFERRED:
+            return OrderResult.DEFERRED
+        else:
+            return OrderResult.DONE
+
+
+async def _block_missing_order(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_id: int
+) -> None:
+    packages = await order_packages(
+        connection, shop_id=shop.shop_id, order_id=order_id, grace=deps.grace
+    )
+    await record_blocks(
+        connection,
+        shop_id=shop.shop_id,
+        order_id=order_id,
+        blocks=[
+            BlockRecord(
+                package_id=package.package_id,
+                reason="order_not_found",
+                message="Shopify has no such order (deleted, or not visible to the app)",
+            )
+            for package in packages
+        ],
+    )
+
+
+async def _execute(
+    deps: PushDeps,
+    connection: Connection,
+    shop: _Shop,
+    plan: PushPlan,
+    *,
+    may_replan_stale: bool,
+    may_replan_ambiguous: bool,
+) -> _Step:
+    order_id = int(plan.order_id)
+    keys = [action.idempotency_key for action in plan.creates] + [
+        action.idempotency_key for action in plan.updates
+    ]
+    await supersede_pending(connection, shop_id=shop.shop_id, order_id=order_id, keep_keys=keys)
+    for adoption in plan.adoptions:
+        await _adopt(connection, shop, adoption)
+    if plan.blocked:
+        await _record_blocked(connection, shop, order_id, plan.blocked)
+    calls: list[CreateFulfillment | UpdateTracking] = [*plan.updates, *plan.creates]
+    for action in calls:
+        step = await _call(
+            deps,
+            connection,
+            shop,
+            action,
+            may_replan_stale=may_replan_stale,
+            may_replan_ambiguous=may_replan_ambiguous,
+        )
+        if step is not _Step.CONTINUE:
+            return step
+    return _Step.CONTINUE
+
+
+async def _adopt(connection: Connection, shop: _Shop, adoption: AdoptExisting) -> None:
+    package_ids = [int(package_id) for package_id in adoption.package_ids]
+    async with connection.transaction():
+        push_id = await adopt_push(
+            connection,
+            shop_id=shop.shop_id,
+            order_id=int(adoption.order_id),
+            package_ids=package_ids,
+            fulfillment_id=int(adoption.fulfillment_id),
+        )
+        await clear_blocks(connection, shop_id=shop.shop_id, package_ids=package_ids)
+        await insert_order_event(
+            connection,
+            shop_id=shop.shop_id,
+            order_id=int(adoption.order_id),
+            kind="push.adopted",
+            detail={
+                "push_id": push_id,
+                "package_ids": package_ids,
+                "fulfillment_id": int(adoption.fulfillment_id),
+                "tracking_number": adoption.tracking_number,
+            },
+        )
+    log.info(
+        "push.adopted",
+        shop_id=shop.shop_id,
+        order_id=int(adoption.order_id),
+        push_id=push_id,
+        package_ids=package_ids,
+        fulfillment_id=int(adoption.fulfillment_id),
+    )
+
+
+async def _record_blocked(
+    connection: Connection, shop: _Shop, order_id: int, blocked: Sequence[Blocked]
+) -> None:
+    blocks = [
+        BlockRecord(package_id=int(package_id), reason=action.reason, message=action.message)
+        for action in blocked
+        for package_id in action.package_ids
+    ]
+    async with connection.transaction():
+        changed = set(
+            await record_blocks(connection, shop_id=shop.shop_id, order_id=order_id, blocks=blocks)
+        )
+        for action in blocked:
+            ids = [int(package_id) for package_id in action.package_ids]
+            if changed.intersection(ids):
+                await insert_order_event(
+                    connection,
+                    shop_id=shop.shop_id,
+                    order_id=order_id,
+                    kind="push.blocked",
+                    detail={"package_ids": ids, "reason": action.reason, "message": action.message},
+                )
+                log.info(
+                    "push.blocked",
+                    shop_id=shop.shop_id,
+                    order_id=order_id,
+                    package_ids=ids,
+                    reason=action.reason,
+                )
+
+
+async def _call(  # noqa: PLR0911  (one return per documented outcome)
+    deps: PushDeps,
+    connection: Connection,
+    shop: _Shop,
+    action: CreateFulfillment | UpdateTracking,
+    *,
+    may_replan_stale: bool,
+    may_replan_ambiguous: bool,
+) -> _Step:
+    order_id = int(action.order_id)
+    package_ids = [int(package_id) for package_id in action.package_ids]
+    request = _request(action)
+    async with connection.transaction():
+        row = await claim_push(
+            connection,
+            shop_id=shop.shop_id,
+            order_id=order_id,
+            idempotency_key=action.idempotency_key,
+            kind="create" if isinstance(action, CreateFulfillment) else "update_tracking",
+            package_ids=package_ids,
+            location_id=(
+                int(action.location_id)
+                if isinstance(action, CreateFulfillment) and action.location_id is not None
+                else None
+            ),
+            request=request,
+        )
+        if row.status != "pending":
+            return _Step.CONTINUE
+        await insert_order_event(
+            connection,
+            shop_id=shop.shop_id,
+            order_id=order_id,
+            kind="push.attempted",
+            detail={"push_id": row.push_id, "attempt": row.attempts, **request},
+        )
+    # The ledger row is committed: from here on a crash leaves a pending row to resolve.
+    context = {
+        "shop_id": shop.shop_id,
+        "order_id": order_id,
+        "push_id": row.push_id,
+        "package_ids": package_ids,
+    }
+    try:
+        outcome = await _send(deps, shop, action)
+    except ShopifyAmbiguousError as error:
+        log.warning("push.ambiguous", error=str(error), **context)
+        await _event(connection, shop, order_id, "push.ambiguous", row=row, error=str(error))
+        if may_replan_ambiguous:
+            return _Step.REPLAN_AMBIGUOUS
+        await _defer(deps, connection, row, str(error))
+        return _Step.DEFERRED
+    except ShopifyTransientError as error:
+        log.warning("push.deferred", error=str(error), **context)
+        await _defer(deps, connection, row, str(error))
+        await _event(connection, shop, order_id, "push.deferred", row=row, error=str(error))
+        return _Step.DEFERRED
+    except ShopifyShopError:
+        raise
+    except ShopifyError as error:
+        log.error("push.failed", error=str(error), **context)  # noqa: TRY400  (expected)
+        await _park(connection, shop, row, str(error))
+        return _Step.CONTINUE
+    if outcome.user_errors:
+        message = "; ".join(
+            f"{'.'.join(e.field)}: {e.message}" if e.field else e.message
+            for e in outcome.user_errors
+        )
+        if may_replan_stale:
+            log.info("push.rejected_replanning", error=message, **context)
+            await _event(connection, shop, order_id, "push.rejected", row=row, error=message)
+            return _Step.REPLAN_STALE
+        log.error("push.failed", error=message, **context)
+        await _park(connection, shop, row, message)
+        return _Step.CONTINUE
+    fulfillment = outcome.fulfillment
+    assert fulfillment is not None  # noqa: S101  (MutationOutcome holds one or the other)
+    async with connection.transaction():
+        await complete_push(
+            connection,
+            shop_id=shop.shop_id,
+            push_id=row.push_id,
+            status="succeeded",
+            fulfillment_id=fulfillment.fulfillment_id,
+        )
+        await store_fulfillment(
+            connection, shop_id=shop.shop_id, order_id=order_id, fulfillment=fulfillment
+        )
+        await clear_blocks(connection, shop_id=shop.shop_id, package_ids=package_ids)
+        kind = "push.created" if isinstance(action, CreateFulfillment) else "push.updated"
+        await insert_order_event(
+            connection,
+            shop_id=shop.shop_id,
+            order_id=order_id,
+            kind=kind,
+            detail={
+                "push_id": row.push_id,
+                "package_ids": package_ids,
+                "fulfillment_id": fulfillment.fulfillment_id,
+                "tracking_numbers": list(fulfillment.tracking_numbers),
+            },
+        )
+    log.info(kind, fulfillment_id=fulfillment.fulfillment_id, **context)
+    return _Step.CONTINUE
+
+
+async def _send(
+    deps: PushDeps, shop: _Shop, action: CreateFulfillment | UpdateTracking
+) -> MutationOutcome:
+    if isinstance(action, CreateFulfillment):
+        return await create_fulfillment(
+            deps.shopify,
+            shop.domain,
+            shop.access_token,
+            line_items=[
+                FulfillmentInputLine(
+                    fulfillment_order_id=int(entry.fulfillment_order_id),
+                    lines=tuple(
+                        (int(line.fulfillment_order_line_item_id), line.quantity)
+                        for line in entry.lines
+                    ),
+                )
+                for entry in action.line_items_by_fulfillment_order
+            ],
+            tracking=TrackingInput(
+                numbers=action.tracking_numbers,
+                company=action.tracking_company,
+                urls=action.tracking_urls,
+            ),
+            notify_customer=action.notify_customer,
+        )
+    return await update_tracking(
+        deps.shopify,
+        shop.domain,
+        shop.access_token,
+        fulfillment_id=int(action.fulfillment_id),
+        tracking=TrackingInput(
+            numbers=(action.tracking_number,),
+            company=action.tracking_company,
+            urls=(action.tracking_url,) if action.tracking_url else (),
+        ),
+        notify_customer=action.notify_customer,
+    )
+
+
+def _request(action: CreateFulfillment | UpdateTracking) -> dict[str, Any]:
+    """What the ledger row records about the call (for the timeline and for audits)."""
+    if isinstance(action, CreateFulfillment):
+        return {
+            "kind": "create",
+            "location_id": action.location_id,
+            "tracking_numbers": list(action.tracking_numbers),
+            "tracking_company": action.tracking_company,
+            "tracking_urls": list(action.tracking_urls),
+            "notify_customer": action.notify_customer,
+            "line_items_by_fulfillment_order": [
+                {
+                    "fulfillment_order_id": int(entry.fulfillment_order_id),
+                    "lines": [
+                        [int(line.fulfillment_order_line_item_id), line.quantity]
+                        for line in entry.lines
+                    ],
+                }
+                for entry in action.line_items_by_fulfillment_order
+            ],
+        }
+    return {
+        "kind": "update_tracking",
+        "fulfillment_id": int(action.fulfillment_id),
+        "tracking_numbers": [action.tracking_number],
+        "tracking_company": action.tracking_company,
+        "replaces": action.replaces_tracking_number,
+        "notify_customer": action.notify_customer,
+    }
+
+
+async def _defer(deps: PushDeps, connection: Connection, row: LedgerRow, error: str) -> None:
+    delay = deps.rng.uniform(0, min(600.0, 2.0 * 2 ** min(row.attempts, 10)))
+    await defer_push(
+        connection,
+        shop_id=row.shop_id,
+        push_id=row.push_id,
+        error=error,
+        next_attempt_at=datetime.now(UTC) + timedelta(seconds=max(1.0, delay)),
+    )
+
+
+async def _park(connection: Connection, shop: _Shop, row: LedgerRow, error: str) -> None:
+    async with connection.transaction():
+        await fail_push(
+            connection,
+            shop_id=shop.shop_id,
+            push_id=row.push_id,
+            order_id=row.order_id,
+            error=error,
+        )
+        await insert_order_event(
+            connection,
+            shop_id=shop.shop_id,
+            order_id=row.order_id,
+            kind="push.failed",
+            detail={"push_id": row.push_id, "package_ids": row.package_ids, "error": error},
+        )
+
+
+async def _event(
+    connection: Connection, shop: _Shop, order_id: int, kind: str, *, row: LedgerRow, error: str
+) -> None:
+    await insert_order_event(
+        connection,
+        shop_id=shop.shop_id,
+        order_id=order_id,
+        kind=kind,
+        detail={"push_id": row.push_id, "package_ids": row.package_ids, "error": error},
+    )
+
+
+# ------------------------------------------------------------------ planner input mapping
+
+
+def _fo_state(fo: FulfillmentOrderRow) -> FulfillmentOrderState:
+    return FulfillmentOrderState(
+        fulfillment_order_id=FulfillmentOrderId(fo.fulfillment_order_id),
+        status=_enum(FulfillmentOrderStatus, fo.status, FulfillmentOrderStatus.INCOMPLETE),
+        request_status=_enum(
+            FulfillmentOrderRequestStatus, fo.request_status, FulfillmentOrderRequestStatus.CLOSED
+        ),
+        location_id=LocationId(fo.location_id) if fo.location_id is not None else None,
+        supported_actions=frozenset(
+            FulfillmentOrderAction(action)
+            for action in fo.supported_actions
+            if action in FulfillmentOrderAction.__members__
+        ),
+        hold_reasons=tuple(str(hold.get("reason") or "") for hold in fo.holds),
+        line_items=tuple(
+            FulfillmentOrderLine(
+                fulfillment_order_line_item_id=FulfillmentOrderLineItemId(
+                    line.fulfillment_order_line_id
+                ),
+                line_item_id=LineItemId(line.line_item_id),
+                sku=line.sku,
+                variant_id=VariantId(line.variant_id) if line.variant_id is not None else None,
+                remaining_quantity=line.remaining_quantity,
+            )
+            for line in fo.lines
+        ),
+    )
+
+
+def _enum(kind: type[_E], value: str | None, default: _E) -> _E:
+    try:
+        return kind(str(value).upper())
+    except ValueError:
+        return default
+
+
+def _existing_fulfillments(state: OrderFulfillmentState) -> list[ExistingFulfillment]:
+    return [
+        ExistingFulfillment(
+            fulfillment_id=FulfillmentId(fulfillment.fulfillment_id),
+            status=fulfillment.status,
+            tracking_company=fulfillment.tracking_company,
+            tracking_numbers=fulfillment.tracking_numbers,
+        )
+        for fulfillment in state.fulfillments
+    ]
+
+
+def _package_to_push(package: PackageForPlan) -> PackageToPush:
+    raw_lines = package.lines
+    if not raw_lines and package.supplier_order_package_count == 1:
+        # The only parcel of its supplier order carries that order's items.
+        raw_lines = package.supplier_order_lines
+    return PackageToPush(
+        package_id=PackageId(str(package.package_id)),
+        supplier_order_id=str(package.supplier_order_id),
+        tracking_number=package.tracking_number,
+        tracking_number_normalized=package.tracking_number_norm,
+        carrier=package.carrier,
+        tracking_url=package.tracking_url,
+        lines=tuple(line for line in (_package_line(raw) for raw in raw_lines) if line is not None),
+        supplier_order_package_count=package.supplier_order_package_count,
+    )
+
+
+def _package_line(raw: Mapping[str, Any]) -> PackageLine | None:
+    """A stored package line; keys line_item_id (int or GID), sku, variant_id, quantity."""
+    quantity = raw.get("quantity")
+    if not isinstance(quantity, int) or quantity <= 0:
+        return None
+    line = PackageLine(
+        line_item_id=_maybe_id(raw.get("line_item_id"), LineItemId),
+        sku=raw.get("sku") if isinstance(raw.get("sku"), str) and raw.get("sku") else None,
+        variant_id=_maybe_id(raw.get("variant_id"), VariantId),
+        quantity=quantity,
+    )
+    if line.line_item_id is None and line.sku is None and line.variant_id is None:
+        return None
+    return line
+
+
+def _maybe_id(value: object, kind: Callable[[int], _T]) -> _T | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return kind(value)
+    if isinstance(value, str):
+        digits = value.rsplit("/", 1)[-1]
+        if digits.isdigit():
+            return kind(int(digits))
+    return None
+
+
+# ---------------------------------------------------------------------------- arq jobs
+
+
+def push_deps(ctx: dict[str, Any]) -> PushDeps:
+    res = resources(ctx)
+    settings = res.runtime.settings
+    return PushDeps(
+        pool=res.pool,
+        shopify=shopify_client(ctx),
+        secrets=res.runtime.secrets,
+        grace=settings.push_grace_period,
+        order_concurrency=settings.push_order_concurrency,
+    )
+
+
+async def push_shop(ctx: dict[str, Any], shop_id: int) -> dict[str, int]:
+    """arq job: push the shop's pending work; re-queues itself when some of it must wait."""
+    res = resources(ctx)
+    summary = await run_push_shop(push_deps(ctx), shop_id=shop_id)
+    if summary.needs_rerun:
+        queue = res.runtime.settings.queue_name
+        busy_only = not summary.results.get(OrderResult.DEFERRED)
+        await trigger(
+            res.redis,
+            names.PUSH_SHOP,
+            shop_id,
+            queue_name=queue,
+            unique_id=job_id(queue, "push-rerun", shop_id),
+            defer_seconds=_BUSY_RETRY_SECONDS if busy_only else 10.0,
+        )
+    return {"orders": summary.orders}
+
+
+async def run_push_sweep(connection: Connection, *, grace: timedelta) -> dict[str, list[int]]:
+    """The shops the sweeper should nudge (see `schema.queries.push.due_shops`)."""
+    return await due_shops(connection, grace=grace)
+
+
+async def push_sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    """arq cron: re-trigger shops with unsynced packages, due retries or orders to re-read.
+
+    Redis only nudges; this is what guarantees every package is eventually pushed.
+    """
+    res = resources(ctx)
+    queue = res.runtime.settings.queue_name
+    async with res.pool.acquire() as connection:
+        due = await run_push_sweep(connection, grace=res.runtime.settings.push_grace_period)
+    for shop_id in due["refresh"]:
+        await trigger(
+            res.redis,
+            names.REFRESH_ORDERS,
+            shop_id,
+            queue_name=queue,
+            unique_id=job_id(queue, "refresh-sweep", shop_id),
+        )
+    for shop_id in due["push"]:
+        await trigger(
+            res.redis,
+            names.PUSH_SHOP,
+            shop_id,
+            queue_name=queue,
+            unique_id=job_id(queue, "push-sweep", shop_id),
+        )
+    if due["push"] or due["refresh"]:
+        log.info("push.swept", push=len(due["push"]), refresh=len(due["refresh"]))
+    return {"push": len(due["push"]), "refresh": len(due["refresh"])}

@@ -16,6 +16,7 @@ Parameters of every statement built here:
 from dataclasses import dataclass
 
 from core.report_classes import CLASS_SPECS, MismatchClass
+from schema.classify.unsynced import LIVE_FULFILLMENT_STATUSES_SQL, unsynced_cte
 
 __all__ = [
     "ORDER_CLASSES",
@@ -50,13 +51,18 @@ th AS (
 
 
 def unsynced_packages_sql(*, scoped: bool) -> str:
-    """CTEs `pk` (current packages of live supplier orders, per Shopify order) and `ftn`
-    (tracking numbers on live Shopify fulfilments, per order); a package is unsynced when its
-    normalised number has no `ftn` row of the same order. This is the shipped-but-not-synced
-    core the push-back reconciler shares.
+    """CTEs `pk` (current packages of live supplier orders, per Shopify order), `uns` (those
+    that are shipped but not synced, from the ONE shared fragment in `schema.classify.unsynced`,
+    grace 0: the report applies its own grace as pending) and `ftn` (tracking numbers on live
+    Shopify fulfilments, per order, for mismatches, duplicates and carriers).
     """
     scope_so = (
         "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
+        if scoped
+        else ""
+    )
+    scope_u = (
+        "JOIN classify_scope sc ON sc.shop_id = u.shop_id AND sc.order_id = u.order_id"
         if scoped
         else ""
     )
@@ -68,19 +74,24 @@ def unsynced_packages_sql(*, scoped: bool) -> str:
     return f"""
 pk AS (
     SELECT s.shop_id, s.shopify_order_id AS order_id, s.status AS supplier_status,
-           p.tracking_number, p.tracking_number_norm AS norm, p.carrier,
+           p.package_id, p.tracking_number, p.tracking_number_norm AS norm, p.carrier,
            coalesce(p.shipped_at, p.stored_at) AS shipped_at, p.last_event_at, p.tracking_status
     FROM package p
     JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
     {scope_so}
     WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
 ),
+uns AS (
+    SELECT u.shop_id, u.package_id
+    FROM ({unsynced_cte(grace="'0 seconds'", shop_id="NULL")}) u
+    {scope_u}
+),
 ftn AS (
     SELECT f.shop_id, f.order_id, t.norm, count(*) AS copies,
            min(f.tracking_company) AS company, max(f.created_at) AS created_at
     FROM shopify_fulfillment f {scope_f}
     CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
-    WHERE lower(f.status) NOT IN ('cancelled', 'error', 'failure')
+    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
     GROUP BY 1, 2, 3
 )"""
 
@@ -115,9 +126,10 @@ so AS (
 pka AS (
     SELECT pk.shop_id, pk.order_id,
            count(*) AS n_pkg,
-           count(*) FILTER (WHERE ftn.norm IS NULL) AS n_unsynced,
-           min(pk.shipped_at) FILTER (WHERE ftn.norm IS NULL) AS unsynced_since,
-           array_agg(pk.tracking_number) FILTER (WHERE ftn.norm IS NULL) AS unsynced_numbers,
+           count(*) FILTER (WHERE uns.package_id IS NOT NULL) AS n_unsynced,
+           min(pk.shipped_at) FILTER (WHERE uns.package_id IS NOT NULL) AS unsynced_since,
+           array_agg(pk.tracking_number) FILTER (WHERE uns.package_id IS NOT NULL)
+               AS unsynced_numbers,
            max(pk.shipped_at) AS last_shipped_at,
            array_agg(pk.carrier || ' / ' || ftn.company) FILTER (WHERE {carrier_differs})
                AS carrier_mismatches,
@@ -127,6 +139,7 @@ pka AS (
            ) AS last_movement_at,
            array_agg(DISTINCT pk.carrier) FILTER (WHERE pk.carrier IS NOT NULL) AS carriers
     FROM pk
+    LEFT JOIN uns ON uns.shop_id = pk.shop_id AND uns.package_id = pk.package_id
     LEFT JOIN ftn ON ftn.shop_id = pk.shop_id AND ftn.order_id = pk.order_id
                  AND ftn.norm = pk.norm
     GROUP BY 1, 2
@@ -153,7 +166,7 @@ fta AS (
            array_agg(DISTINCT f.tracking_company) FILTER (WHERE f.tracking_company IS NOT NULL)
                AS companies
     FROM shopify_fulfillment f {scope("f")}
-    WHERE lower(f.status) NOT IN ('cancelled', 'error', 'failure')
+    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
     GROUP BY 1, 2
 ),
 ovf AS (

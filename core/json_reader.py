@@ -13,7 +13,7 @@ null field. Timestamps must carry a UTC offset and are returned converted to UTC
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 import orjson
 
@@ -21,7 +21,13 @@ from core._jsontype import describe
 from core.errors import PayloadError
 from core.ids import require_id, shopify_id_from_payload
 
-__all__ = ["JsonObject", "load_json", "load_json_object", "parse_timestamp"]
+__all__ = [
+    "JsonObject",
+    "load_json",
+    "load_json_object",
+    "parse_local_timestamp",
+    "parse_timestamp",
+]
 
 
 def load_json(body: bytes | str, *, what: str) -> object:
@@ -56,6 +62,27 @@ def parse_timestamp(value: object, *, field: str) -> datetime:
         raise PayloadError(
             f"{value!r} has no UTC offset; timestamps must say their zone", field=field
         )
+    return parsed.astimezone(UTC)
+
+
+def parse_local_timestamp(value: object, *, field: str, tz: tzinfo) -> datetime:
+    """Parse a supplier timestamp that may lack a zone, and return it in UTC.
+
+    Accepts ``yyyy-MM-dd HH:mm:ss`` (CJ, AliExpress) or ISO-8601. A value without an
+    offset is read in `tz` (the supplier account's zone); one with an offset keeps it.
+    """
+    if not isinstance(value, str):
+        raise PayloadError(
+            f"expected a date-time string, got {describe(value)}", field=field
+        )
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise PayloadError(
+            f"{value!r} is not a date-time (expected yyyy-MM-dd HH:mm:ss)", field=field
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
 
 
@@ -178,6 +205,42 @@ class JsonObject:
                 )
             result.append(item)
         return tuple(result)
+
+    def req_id_text(self, key: str) -> str:
+        """Return a supplier identifier sent as a string or an integer, as text.
+
+        Floats are refused (they may already have lost digits); blank strings too.
+        """
+        value = self.req(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, float):
+            raise PayloadError(
+                f"is the JSON float {value!r}; identifiers must be strings or integers",
+                field=self.field(key),
+            )
+        raise PayloadError(
+            f"expected an identifier (string or integer), got {describe(value)}",
+            field=self.field(key),
+        )
+
+    def opt_id_text(self, key: str) -> str | None:
+        """Like :meth:`req_id_text`, but ``None`` when missing, null or blank."""
+        value = self.data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.req_id_text(key)
+
+    def req_local_timestamp(self, key: str, *, tz: tzinfo) -> datetime:
+        return parse_local_timestamp(self.req(key), field=self.field(key), tz=tz)
+
+    def opt_local_timestamp(self, key: str, *, tz: tzinfo) -> datetime | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        return self.req_local_timestamp(key, tz=tz)
 
     def shopify_id(self, resource: str) -> int:
         """Return this object's own id by the rule in :mod:`core.ids`."""

@@ -7,8 +7,9 @@ import httpx
 from fastapi import FastAPI
 
 from service.errors import install_error_handlers
+from service.ingest.edge import close_ingest_edge
 from service.responses import JsonResponse
-from service.routes import health, metrics, shops
+from service.routes import health, metrics, oauth, shops, sync, webhooks_shopify
 from service.runtime import Resources, Runtime
 
 __all__ = ["create_app"]
@@ -28,6 +29,7 @@ def create_app(
         try:
             yield
         finally:
+            await close_ingest_edge(app.state)
             await resources.aclose()
 
     app = FastAPI(
@@ -38,6 +40,7 @@ def create_app(
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
-    for router in (health.router, shops.router, metrics.router):
+    for router in (health.router, shops.router, metrics.router, oauth.router, sync.router):
         app.include_router(router)
+    app.include_router(webhooks_shopify.router)
     return app

@@ -58,6 +58,7 @@ def _stop_redis(redis: Any) -> None:
     pid = redis.pid
     with contextlib.suppress(Exception):  # a server already gone is what we want
         redis.shutdown(save=True, now=True, force=True)
+    redis.connection_pool.disconnect()
     try:
         process = psutil.Process(pid)
         process.wait(timeout=3)

@@ -88,5 +88,5 @@ class Resources:
 
     async def aclose(self) -> None:
         await self.http.aclose()
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
         await self.pool.close()

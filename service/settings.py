@@ -57,13 +57,15 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = Field(
         default="console", description="`json` for machines, `console` for people."
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level logged."
+    )
     queue_name: str = Field(
         default="dropsync",
         description="arq queue name; prefixes job ids so deployments can share a Redis.",
     )
-    db_pool_min: int = Field(default=2, ge=1)
-    db_pool_max: int = Field(default=10, ge=1)
+    db_pool_min: int = Field(default=2, ge=1, description="Connections each process keeps open.")
+    db_pool_max: int = Field(default=10, ge=1, description="Most connections each process opens.")
     db_timeout: timedelta = Field(
         default=timedelta(seconds=2),
         description="How long a webhook waits on the database before answering 503.",
@@ -75,7 +77,11 @@ class Settings(BaseSettings):
         default=timedelta(days=30),
         description="How long raw webhook bodies are kept before their personal data is dropped.",
     )
-    shopify_api_version: str = Field(default="2026-10", pattern=r"^\d{4}-\d{2}$")
+    shopify_api_version: str = Field(
+        default="2026-10",
+        pattern=r"^\d{4}-\d{2}$",
+        description="Shopify Admin API version every call and webhook uses.",
+    )
     shopify_graphql_url_template: str = Field(
         default="https://{shop}/admin/api/{version}/graphql.json",
         description="Shopify Admin GraphQL URL; `{shop}` and `{version}` are filled in.",
@@ -143,6 +149,72 @@ class Settings(BaseSettings):
     classify_full_pass_minutes: list[int] = Field(
         default=[7],
         description="Minutes of each hour the full classification pass runs (the safety net).",
+    )
+    # Connecting stores and keeping them in sync (docs/connect.md).
+    shopify_app_client_id: str | None = Field(
+        default=None,
+        description="Client id of your public Shopify app (installs through /shopify/install).",
+    )
+    shopify_app_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Client secret of your public Shopify app; verifies installs and webhooks.",
+    )
+    shopify_app_name: str = Field(
+        default="public",
+        description="Name of the app record public-app shops share (its secret signs webhooks).",
+    )
+    shopify_expiring_tokens: bool = Field(
+        default=True,
+        description="Ask Shopify for expiring offline tokens (renewed with their refresh token).",
+    )
+    oauth_state_ttl: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="How long an OAuth state nonce stays valid between install and callback.",
+    )
+    oauth_clock_tolerance: timedelta = Field(
+        default=timedelta(seconds=90),
+        description="Largest clock difference accepted on a signed install or callback request.",
+    )
+    token_renew_margin: timedelta = Field(
+        default=timedelta(hours=1),
+        description="Renew an expiring Shopify token this long before it lapses.",
+    )
+    backfill_days: int = Field(
+        default=60,
+        ge=1,
+        le=3650,
+        description="Days of orders read on connect; above 60 asks for the read_all_orders scope.",
+    )
+    poll_interval: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="How often each shop's orders (and each supplier's open orders) are polled.",
+    )
+    poll_overlap: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="How far each poll re-reads behind its watermark, for late-indexed updates.",
+    )
+    poll_page_size: int = Field(
+        default=50, ge=1, le=250, description="Orders per page when polling and backfilling."
+    )
+    poll_timeout: timedelta = Field(
+        default=timedelta(minutes=4),
+        description="A shop's poll is abandoned after this long, so it never delays the next.",
+    )
+    supplier_poll_backoff_max: timedelta = Field(
+        default=timedelta(hours=12),
+        description="Longest wait between two polls of one supplier order without tracking.",
+    )
+    supplier_webhook_silence: timedelta = Field(
+        default=timedelta(hours=6),
+        description="CJ's webhook is re-registered when none arrived this long while orders moved.",
+    )
+    cj_api_url: str = Field(
+        default="https://developers.cjdropshipping.com/api2.0/v1",
+        description="CJdropshipping API base URL.",
+    )
+    aliexpress_api_url: str = Field(
+        default="https://api-sg.aliexpress.com/sync",
+        description="AliExpress Open Platform business API URL.",
     )
 
     @field_validator("database_url")

@@ -48,7 +48,10 @@ class ShopRegistration(BaseModel):
     plan: str = "standard"
     timezone: str = "UTC"
 
-    _domain = field_validator("domain")(lambda _cls, value: validate_shop_domain(value))
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return validate_shop_domain(value)
 
     @model_validator(mode="after")
     def _credentials_fit_kind(self) -> "ShopRegistration":

@@ -10,9 +10,12 @@ from arq.worker import Function, func
 from service.runtime import Runtime
 from workers import names
 from workers.context import make_startup, shutdown
+from workers.jobs.apply_shopify import apply_shopify
+from workers.jobs.apply_supplier import apply_supplier
 from workers.jobs.purge import purge_payloads
 from workers.jobs.push import push_shop, push_sweep
 from workers.jobs.refresh import refresh_orders
+from workers.jobs.sweep import SWEEP_SECONDS, sweep_deliveries
 
 __all__ = ["worker_options"]
 
@@ -21,6 +24,8 @@ def functions() -> list[Function]:
     return [
         func(push_shop, name=names.PUSH_SHOP),
         func(refresh_orders, name=names.REFRESH_ORDERS),
+        func(apply_shopify, name=names.APPLY_SHOPIFY),
+        func(apply_supplier, name=names.APPLY_SUPPLIER),
     ]
 
 
@@ -43,6 +48,13 @@ def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
                 name=names.PUSH_SWEEP,
                 second={0, 20, 40},
                 run_at_startup=True,
+            ),
+            cron(
+                sweep_deliveries,
+                name=names.SWEEP_DELIVERIES,
+                second=set(range(0, 60, SWEEP_SECONDS)),
+                run_at_startup=True,
+                unique=True,
             ),
         ],
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),

@@ -18,6 +18,7 @@ from schema.tables.supplier import (
     SupplierAccountShop,
     SupplierOrder,
 )
+from schema.tables.sync import OAuthState, ShopSyncState, SupplierSyncState, WebhookSubscription
 from schema.tables.timeline import OrderEvent
 
 __all__ = [
@@ -26,11 +27,13 @@ __all__ = [
     "ClassifyDirty",
     "ClassifyRun",
     "Mismatch",
+    "OAuthState",
     "OrderEvent",
     "Package",
     "Push",
     "PushBlock",
     "Shop",
+    "ShopSyncState",
     "ShopifyFulfillment",
     "ShopifyFulfillmentLine",
     "ShopifyFulfillmentOrder",
@@ -41,5 +44,7 @@ __all__ = [
     "SupplierAccountShop",
     "SupplierDelivery",
     "SupplierOrder",
+    "SupplierSyncState",
     "WebhookDelivery",
+    "WebhookSubscription",
 ]

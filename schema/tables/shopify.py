@@ -67,6 +67,9 @@ class ShopifyOrder(SQLModel, table=True):
     shipping_address: dict[str, object] | None = Field(
         default=None, sa_column=Column(JSONB, nullable=True)
     )
+    # Set by customers/redact: later deliveries (Shopify retries carry the original payload)
+    # must not bring the erased personal data back.
+    pii_redacted_at: datetime | None = None
     # Set by fulfillment_orders/* webhooks: the order must be re-read through the Admin API.
     needs_refresh: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     refreshed_at: datetime | None = None

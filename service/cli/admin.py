@@ -3,20 +3,26 @@
 import asyncio
 from typing import Annotated
 
+import httpx
 import typer
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from rich.table import Table
 
+from clients.shopify_oauth import OAuthError
+from schema.queries.encrypted import rotate_encrypted_columns
 from schema.queries.shops import delete_shop, get_shop_by_domain, list_shops
 from schema.queries.tokens import insert_token, list_tokens, revoke_token
 from service.auth import generate_token, hash_token
 from service.cli.context import console, fail, load_settings, open_pool, runtime_for
-from service.shops import AppKind, ShopRegistration, register_shop
+from service.connect import register_and_connect
+from service.shops import AppKind, ShopRegistration
 
-__all__ = ["shops", "tokens"]
+__all__ = ["keys", "shops", "tokens"]
 
 shops = typer.Typer(help="Connect, list and remove Shopify stores.", no_args_is_help=True)
 tokens = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+keys = typer.Typer(help="Encryption keys for secrets at rest.", no_args_is_help=True)
 
 
 @shops.command("add")
@@ -34,7 +40,12 @@ def shops_add(
     plan: Annotated[str, typer.Option(help="Shopify plan: sets the API rate limit.")] = "standard",
     timezone: Annotated[str, typer.Option(help="The shop's IANA time zone.")] = "UTC",
 ) -> None:
-    """Register a shop with its app credentials (secrets are stored encrypted)."""
+    """Register a shop with its app credentials (secrets are stored encrypted).
+
+    --kind custom (a Dev Dashboard app) needs --client-id: dropsync obtains its token through
+    the client credentials grant now, and renews it before it expires. --kind legacy needs
+    --access-token. Public apps connect through /shopify/install instead.
+    """
     try:
         registration = ShopRegistration(
             domain=domain,
@@ -52,12 +63,25 @@ def shops_add(
     with runtime_for(settings) as runtime:
 
         async def run() -> int:
-            async with open_pool(runtime) as pool, pool.acquire() as connection:
-                shop = await register_shop(connection, runtime.secrets, registration)
+            async with (
+                open_pool(runtime) as pool,
+                pool.acquire() as connection,
+                httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http,
+            ):
+                shop = await register_and_connect(
+                    connection, runtime.secrets, http, settings, registration
+                )
                 return shop.shop_id
 
-        shop_id = asyncio.run(run())
-    console.print(f"[green]shop {registration.domain} registered with id {shop_id}[/]")
+        try:
+            shop_id = asyncio.run(run())
+        except OAuthError as error:
+            fail(str(error), hint="check the app's client id and secret in the Dev Dashboard")
+    console.print(
+        f"[green]shop {registration.domain} registered with id {shop_id}; "
+        "the worker registers webhooks and backfills its orders "
+        f"(follow with: dropsync shops sync {registration.domain})[/]"
+    )
 
 
 @shops.command("list")
@@ -171,3 +195,26 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(help="The token's id."
         if not asyncio.run(run()):
             fail(f"no active token with id {token_id}")
     console.print(f"[green]token {token_id} revoked[/]")
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new encryption key (put it first in DROPSYNC_SECRET_KEYS to rotate)."""
+    typer.echo(Fernet.generate_key().decode())
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret with the first key of DROPSYNC_SECRET_KEYS.
+
+    Rotation: prepend a new key (`dropsync keys generate`), run this, then drop the old key.
+    """
+    settings = load_settings()
+    with runtime_for(settings) as runtime:
+
+        async def run() -> int:
+            async with open_pool(runtime) as pool, pool.acquire() as connection:
+                return await rotate_encrypted_columns(connection, runtime.secrets)
+
+        count = asyncio.run(run())
+    console.print(f"[green]{count} secrets re-encrypted with the first key[/]")

@@ -2,7 +2,7 @@
 
 import typer
 
-from service.cli import admin, run
+from service.cli import admin, run, sync
 
 __all__ = ["app"]
 
@@ -15,5 +15,9 @@ app.command()(run.up)
 app.command()(run.serve)
 app.command()(run.worker)
 app.command()(run.migrate)
+admin.shops.command("sync")(sync.shops_sync)
+admin.shops.command("backfill")(sync.shops_backfill)
+admin.shops.command("cutover")(sync.shops_cutover)
 app.add_typer(admin.shops, name="shops")
 app.add_typer(admin.tokens, name="tokens")
+app.add_typer(admin.keys, name="keys")

@@ -6,10 +6,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from clients.shopify_oauth import OAuthError, TokenRejectedError
 from schema.queries.shops import ShopRecord, delete_shop, get_shop, list_shops
 from service.auth import PrincipalDep
+from service.connect import register_and_connect
 from service.errors import ApiError
-from service.shops import ShopRegistration, register_shop
+from service.shops import ShopRegistration
+from workers import names
+from workers.trigger import job_id, trigger
 
 __all__ = ["router"]
 
@@ -70,8 +74,23 @@ async def create_shop(
     principal.require_admin()
     principal.require_write()
     resources = request.app.state.resources
-    async with resources.pool.acquire() as connection:
-        shop = await register_shop(connection, resources.runtime.secrets, registration)
+    settings = resources.runtime.settings
+    try:
+        async with resources.pool.acquire() as connection:
+            shop = await register_and_connect(
+                connection, resources.runtime.secrets, resources.http, settings, registration
+            )
+    except TokenRejectedError as error:
+        raise ApiError(422, "credentials_rejected", str(error)) from error
+    except OAuthError as error:
+        raise ApiError(502, "shopify_unavailable", str(error)) from error
+    await trigger(
+        resources.redis,
+        names.CONNECT_SHOP,
+        shop.shop_id,
+        queue_name=settings.queue_name,
+        unique_id=job_id(settings.queue_name, names.CONNECT_SHOP, shop.shop_id),
+    )
     return ShopOut.of(shop)
 
 

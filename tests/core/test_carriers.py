@@ -49,9 +49,7 @@ from core.carriers import (
         ("HKpost", "Hongkong Post", False),
     ],
 )
-def test_resolve_carrier_maps_supplier_names(
-    supplier_name: str, company: str, known: bool
-) -> None:
+def test_resolve_carrier_maps_supplier_names(supplier_name: str, company: str, known: bool) -> None:
     resolution = resolve_carrier(supplier_name, overrides={})
     assert resolution.company == company
     assert resolution.known_to_shopify is known
@@ -74,9 +72,7 @@ def test_resolve_carrier_reports_missing_carrier(name: str | None) -> None:
 
 def test_override_wins_and_is_canonicalised_when_on_shopify_list() -> None:
     overrides = {"cjpacket ordinary": "usps"}
-    assert resolve_carrier(
-        "CJPacket Ordinary", overrides=overrides
-    ) == CarrierResolution(
+    assert resolve_carrier("CJPacket Ordinary", overrides=overrides) == CarrierResolution(
         company="USPS", known_to_shopify=True, matched_by=CarrierMatch.OVERRIDE
     )
 

@@ -51,9 +51,7 @@ def test_parse_gid_reads_order_gid() -> None:
     ],
 )
 def test_parse_gid_rejects_malformed_value(value: str, fragment: str) -> None:
-    with pytest.raises(
-        InvalidIdError, match=fragment.replace("*", r"\*").replace("?", r"\?")
-    ):
+    with pytest.raises(InvalidIdError, match=fragment.replace("*", r"\*").replace("?", r"\?")):
         parse_gid(value)
 
 

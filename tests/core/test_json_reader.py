@@ -16,9 +16,7 @@ def _obj(data: dict[str, object]) -> JsonObject:
 
 
 def test_load_json_keeps_big_integers_exact() -> None:
-    assert load_json(b'{"id": 820982911946154508}', what="body") == {
-        "id": 820982911946154508
-    }
+    assert load_json(b'{"id": 820982911946154508}', what="body") == {"id": 820982911946154508}
 
 
 def test_load_json_rejects_invalid_json() -> None:

@@ -98,9 +98,7 @@ def test_order_sample_keeps_personal_data_apart() -> None:
 
 
 def test_fulfillment_sample_reads_tracking_and_lines() -> None:
-    fulfillment = parse_shopify_payload(
-        "fulfillments/create", _sample("fulfillments-create")
-    )
+    fulfillment = parse_shopify_payload("fulfillments/create", _sample("fulfillments-create"))
     assert isinstance(fulfillment, FulfillmentSnapshot)
     assert fulfillment.fulfillment_id == 123456
     # No GraphQL id exists for order_id; the sample's number is Shopify's own (rounded).
@@ -244,9 +242,7 @@ def test_fulfillment_order_hint_reads_top_level_order_gid() -> None:
 
 def test_fulfillment_order_hint_without_any_fulfillment_order_is_rejected() -> None:
     with pytest.raises(PayloadError, match="names no fulfillment order"):
-        parse_shopify_payload(
-            "fulfillment_orders/moved", b'{"fulfillment_order": null}'
-        )
+        parse_shopify_payload("fulfillment_orders/moved", b'{"fulfillment_order": null}')
 
 
 def test_fulfillment_order_hint_rejects_wrong_gid_type() -> None:
@@ -308,9 +304,7 @@ def test_compliance_payload_without_customer() -> None:
     assert result.customer_id is None
     assert result.data_request_id is None
     assert result.orders_requested == ()
-    redact = parse_shopify_payload(
-        "customers/redact", b'{"shop_id": 1, "shop_domain": "a"}'
-    )
+    redact = parse_shopify_payload("customers/redact", b'{"shop_id": 1, "shop_domain": "a"}')
     assert isinstance(redact, CustomersRedact)
     assert (redact.customer_id, redact.customer_email, redact.customer_phone) == (
         None,
@@ -329,9 +323,7 @@ def test_shop_redact_and_app_uninstalled() -> None:
     assert parse_shopify_payload(
         "shop/redact", b'{"shop_id": 954889, "shop_domain": "a.myshopify.com"}'
     ) == ShopRedact(shop_id=ShopId(954889), shop_domain="a.myshopify.com")
-    body = (
-        b'{"id": 548380009, "myshopify_domain": "a.myshopify.com", "domain": "a.com"}'
-    )
+    body = b'{"id": 548380009, "myshopify_domain": "a.myshopify.com", "domain": "a.com"}'
     assert parse_shopify_payload("APP/uninstalled ", body) == AppUninstalled(
         shop_id=ShopId(548380009), myshopify_domain="a.myshopify.com", domain="a.com"
     )
@@ -519,8 +511,6 @@ def test_any_single_field_mutation_parses_or_raises_payload_error(
         ]
     ),
 )
-def test_arbitrary_json_never_escapes_as_another_error(
-    document: object, topic: str
-) -> None:
+def test_arbitrary_json_never_escapes_as_another_error(document: object, topic: str) -> None:
     outcome = _parse_or_error(topic, orjson.dumps(document))
     assert not isinstance(outcome, UnsupportedTopic)

@@ -15,9 +15,7 @@ from core.tracking import (
 )
 
 separators = st.sampled_from([" ", "-", "_", ".", "/", "\t", "\u2013", "\u00a0", ":"])
-alnum = st.text(
-    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-)
+alnum = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
 @pytest.mark.parametrize(
@@ -30,9 +28,7 @@ alnum = st.text(
         ("CJ\u2013PKT\u2014001", "CJPKT001"),
     ],
 )
-def test_normalize_tracking_number_strips_case_and_separators(
-    raw: str, key: str
-) -> None:
+def test_normalize_tracking_number_strips_case_and_separators(raw: str, key: str) -> None:
     assert normalize_tracking_number(raw) == key
 
 
@@ -44,9 +40,7 @@ def test_normalized_key_is_idempotent_and_plain_ascii(raw: str) -> None:
 
 
 @given(core=alnum, seps=st.lists(st.tuples(st.integers(0, 40), separators), max_size=8))
-def test_key_ignores_inserted_separators_and_case(
-    core: str, seps: list[tuple[int, str]]
-) -> None:
+def test_key_ignores_inserted_separators_and_case(core: str, seps: list[tuple[int, str]]) -> None:
     noisy = core.lower()
     for position, separator in seps:
         noisy = noisy[:position] + separator + noisy[position:]
@@ -64,9 +58,7 @@ def test_normalize_supplier_id_accepts_numbers() -> None:
 
 
 def test_make_tracking_number_keeps_original() -> None:
-    assert make_tracking_number(" lp-1 ") == TrackingNumber(
-        original="lp-1", normalized="LP1"
-    )
+    assert make_tracking_number(" lp-1 ") == TrackingNumber(original="lp-1", normalized="LP1")
 
 
 def test_make_tracking_number_rejects_blank() -> None:

@@ -21,7 +21,16 @@ async def test_database_is_at_head_after_upgrade(database_url: str) -> None:
 async def test_every_shop_owned_table_is_keyed_by_shop_first(pool: asyncpg.Pool) -> None:
     # Tables outside a shop's ownership: app credentials, API tokens and supplier accounts
     # serve many shops; the supplier inbox is keyed by account until its shop is resolved.
-    global_tables = {"app", "api_token", "supplier_account", "supplier_delivery", "shop"}
+    # OAuth state nonces exist before their shop; supplier sync state is per account.
+    global_tables = {
+        "app",
+        "api_token",
+        "supplier_account",
+        "supplier_delivery",
+        "shop",
+        "oauth_state",
+        "supplier_sync_state",
+    }
     async with pool.acquire() as connection:
         rows = await connection.fetch(
             """

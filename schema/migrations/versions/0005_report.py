@@ -1,7 +1,7 @@
 """report: mismatch rows, classification runs, and the dirty set with its triggers
 
 Revision ID: 0005_report
-Revises: 0003_push_back
+Revises: 0002_ingest, 0003_push_back, 0004_connect (merge point on this branch)
 Create Date: 2026-11-27 15:19:59.812221
 """
 
@@ -58,7 +58,7 @@ def _triggers(table: str, function: str) -> list[str]:
 
 
 revision: str = "0005_report"
-down_revision: str | None = "0003_push_back"
+down_revision: str | tuple[str, ...] | None = ("0002_ingest", "0003_push_back", "0004_connect")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

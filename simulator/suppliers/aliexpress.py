@@ -187,9 +187,7 @@ def order_get_result(
             {"logistics_no": p.tracking_number, "logistics_service": p.carrier}
             for p in order.packages
         ]
-        result["logistics_info_list"] = style.render(
-            logistics, "aeop_order_logistics_info"
-        )
+        result["logistics_info_list"] = style.render(logistics, "aeop_order_logistics_info")
     return result
 
 

@@ -58,9 +58,7 @@ class AliExpressApi:
         )
 
     async def sync(self, request: Request) -> Response:
-        fault = await self._faults.intercept(
-            Platform.ALIEXPRESS, rate_limited=self._rate_limited
-        )
+        fault = await self._faults.intercept(Platform.ALIEXPRESS, rate_limited=self._rate_limited)
         if fault is not None:
             return fault
         params = dict(request.query_params)

@@ -76,9 +76,7 @@ class Announcer:
                     )
                 )
 
-    def shipped(
-        self, order: SupplierOrder, packages: Sequence[Package], *, first: bool
-    ) -> None:
+    def shipped(self, order: SupplierOrder, packages: Sequence[Package], *, first: bool) -> None:
         match order.supplier:
             case Supplier.CJ:
                 self._cj_order(order, message_type="UPDATE")
@@ -94,9 +92,7 @@ class Announcer:
                     )
                 )
 
-    def scanned(
-        self, order: SupplierOrder, package: Package, *, delivered: bool
-    ) -> None:
+    def scanned(self, order: SupplierOrder, package: Package, *, delivered: bool) -> None:
         match order.supplier:
             case Supplier.CJ:
                 self._cj_logistic(order, package)
@@ -112,9 +108,7 @@ class Announcer:
                     )
                 )
 
-    def relabelled(
-        self, order: SupplierOrder, package: Package, *, previous: str
-    ) -> None:
+    def relabelled(self, order: SupplierOrder, package: Package, *, previous: str) -> None:
         match order.supplier:
             case Supplier.CJ:
                 self._cj_order(order, message_type="UPDATE")
@@ -239,9 +233,7 @@ class Announcer:
 
     # -- signing at send time ----------------------------------------------------
 
-    def _sign_generic(
-        self, message: WebhookMessage, _now: datetime
-    ) -> Mapping[str, str]:
+    def _sign_generic(self, message: WebhookMessage, _now: datetime) -> Mapping[str, str]:
         return signature_headers(
             secrets=self._settings.generic_secrets,
             message_id=message.message_id,

@@ -32,9 +32,7 @@ def create_app(
     ``sim.seed`` but separate from the simulator's own, so API traffic never
     changes the ids of the webhooks the simulator emits.
     """
-    injector = FaultInjector(
-        clock=sim.clock, rng=random.Random(sim.seed + 2), knobs=faults
-    )
+    injector = FaultInjector(clock=sim.clock, rng=random.Random(sim.seed + 2), knobs=faults)
     cj_api = CjApi(sim, faults=injector, rng=random.Random(sim.seed + 3))
     ae_api = AliExpressApi(sim, faults=injector, rng=random.Random(sim.seed + 4))
     control = ControlApi(sim, faults=injector)

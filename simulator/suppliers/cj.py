@@ -249,9 +249,7 @@ def _money(amount: float) -> float:
     return round(amount, 2)
 
 
-def order_detail(
-    order: SupplierOrder, *, zone: tzinfo, shipping_country: str
-) -> dict[str, Any]:
+def order_detail(order: SupplierOrder, *, zone: tzinfo, shipping_country: str) -> dict[str, Any]:
     """``data`` of ``GET /api2.0/v1/shopping/order/getOrderDetail``."""
     package = order.packages[-1] if order.packages else None
     product_amount = sum(float(i.unit_price) * i.quantity for i in order.line_items)
@@ -294,11 +292,7 @@ def track_info(
 ) -> dict[str, Any]:
     """One element of ``data`` from ``GET /api2.0/v1/logistic/trackInfo``."""
     delivered_at = next(
-        (
-            e.occurred_at
-            for e in package.events
-            if e.status is CjTrackingStatus.DELIVERED
-        ),
+        (e.occurred_at for e in package.events if e.status is CjTrackingStatus.DELIVERED),
         None,
     )
     days = None

@@ -52,9 +52,7 @@ class CjApi:
             ),
             Route(f"{CJ_PREFIX}/shopping/order/list", self.order_list, methods=["GET"]),
             Route(f"{CJ_PREFIX}/logistic/trackInfo", self.track_info, methods=["GET"]),
-            Route(
-                f"{CJ_PREFIX}/logistic/getTrackInfo", self.track_info, methods=["GET"]
-            ),
+            Route(f"{CJ_PREFIX}/logistic/getTrackInfo", self.track_info, methods=["GET"]),
             Route(f"{CJ_PREFIX}/webhook/set", self.webhook_set, methods=["POST"]),
         ]
 
@@ -68,9 +66,7 @@ class CjApi:
         message: str = "Success",
         status_code: int = 200,
     ) -> JSONResponse:
-        body = cj.envelope(
-            data, request_id=self._ids.request_id(), code=code, message=message
-        )
+        body = cj.envelope(data, request_id=self._ids.request_id(), code=code, message=message)
         return JSONResponse(body, status_code=status_code)
 
     def _rate_limited(self) -> Response:
@@ -81,12 +77,8 @@ class CjApi:
             status_code=429,
         )
 
-    async def _gate(
-        self, request: Request, *, authenticated: bool = True
-    ) -> Response | None:
-        fault = await self._faults.intercept(
-            Platform.CJ, rate_limited=self._rate_limited
-        )
+    async def _gate(self, request: Request, *, authenticated: bool = True) -> Response | None:
+        fault = await self._faults.intercept(Platform.CJ, rate_limited=self._rate_limited)
         if fault is not None:
             return fault
         if not authenticated:
@@ -123,9 +115,7 @@ class CjApi:
         body = await _json_body(request)
         api_key = body.get("apiKey") if isinstance(body, dict) else None
         if api_key not in self._sim.settings.cj_api_keys:
-            return self._answer(
-                None, code=cj.CjError.INVALID_TOKEN, message="Invalid API key"
-            )
+            return self._answer(None, code=cj.CjError.INVALID_TOKEN, message="Invalid API key")
         token = self._ids.token("cj_at_")
         self._sim.settings.cj_access_tokens.add(token)
         now = self._sim.clock.now().astimezone(self._sim.settings.cj_timezone)
@@ -143,9 +133,7 @@ class CjApi:
     async def order_detail(self, request: Request) -> Response:
         if (gated := await self._gate(request)) is not None:
             return gated
-        key = request.query_params.get("orderId") or request.query_params.get(
-            "orderNumber"
-        )
+        key = request.query_params.get("orderId") or request.query_params.get("orderNumber")
         if not key:
             return self._param_error("orderId is required")
         order = self._find_order(key)
@@ -229,9 +217,7 @@ class CjApi:
                 )
         except _RejectedError as exc:
             return self._param_error(str(exc))
-        self._sim.register_cj_webhook(
-            order_url=urls["order"], logistics_url=urls["logistics"]
-        )
+        self._sim.register_cj_webhook(order_url=urls["order"], logistics_url=urls["logistics"])
         return self._answer(data=True)
 
     def _topic_url(self, setting: Any) -> str | None:

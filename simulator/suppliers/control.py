@@ -199,9 +199,7 @@ class ControlApi:
         return JSONResponse({"orders": [order_json(o) for o in orders]})
 
     async def get_order(self, request: Request) -> Response:
-        return JSONResponse(
-            order_json(self._sim.order(request.path_params["order_id"]))
-        )
+        return JSONResponse(order_json(self._sim.order(request.path_params["order_id"])))
 
     async def ship(self, request: Request) -> Response:
         body = await _body(request)
@@ -260,9 +258,7 @@ class ControlApi:
 
     async def cancel(self, request: Request) -> Response:
         body = await _body(request)
-        order = self._sim.cancel(
-            request.path_params["order_id"], reason=body.get("reason")
-        )
+        order = self._sim.cancel(request.path_params["order_id"], reason=body.get("reason"))
         return JSONResponse(order_json(order))
 
     async def journey(self, request: Request) -> Response:
@@ -273,9 +269,7 @@ class ControlApi:
             package_id=body.get("package_id"),
             step=timedelta(seconds=float(body.get("step_seconds", 43200))),
             jitter=timedelta(seconds=float(body.get("jitter_seconds", 0))),
-            start_after=None
-            if start_after is None
-            else timedelta(seconds=float(start_after)),
+            start_after=None if start_after is None else timedelta(seconds=float(start_after)),
         )
         return JSONResponse({"scheduled": [t.isoformat() for t in times]})
 
@@ -313,8 +307,7 @@ class ControlApi:
     def _webhooks_json(self) -> dict[str, Any]:
         return {
             "urls": {
-                s.value: {t: self._sim.webhook_url(s, t) for t in TOPICS[s]}
-                for s in Supplier
+                s.value: {t: self._sim.webhook_url(s, t) for t in TOPICS[s]} for s in Supplier
             },
             "generic_secrets": list(self._sim.settings.generic_secrets),
             "paused": {s.value: self._sim.outbox.is_paused(s) for s in Supplier},

@@ -92,9 +92,7 @@ class DeliveryKnobs:
             elif key == "delay_jitter_seconds":
                 values["delay_jitter"] = timedelta(seconds=float(value))
             elif key == "retry_delays_seconds":
-                values["retry_delays"] = tuple(
-                    timedelta(seconds=float(v)) for v in value
-                )
+                values["retry_delays"] = tuple(timedelta(seconds=float(v)) for v in value)
             elif key in _PLAIN_KNOBS:
                 values[key] = value
             else:
@@ -360,9 +358,7 @@ class Outbox:
             results = await asyncio.gather(
                 *(self._send(client, i, c, duplicate=d) for i, c, d in window)
             )
-            for (item, channel, duplicate), attempt in zip(
-                window, results, strict=True
-            ):
+            for (item, channel, duplicate), attempt in zip(window, results, strict=True):
                 attempts.append(attempt)
                 if not duplicate:
                     self._settle(item, channel, attempt, abandoned)
@@ -509,9 +505,7 @@ class Outbox:
                 "duplicated": s.duplicated,
                 "abandoned": s.abandoned,
                 "discarded_while_paused": s.discarded_while_paused,
-                "pending": sum(
-                    1 for i in self._queue if i.message.supplier is supplier
-                ),
+                "pending": sum(1 for i in self._queue if i.message.supplier is supplier),
                 "paused": s.paused,
             }
         return out

@@ -86,9 +86,7 @@ class FaultInjector:
             "rate_limited": 0,
         }
 
-    async def intercept(
-        self, platform: Platform, *, rate_limited: RateLimited
-    ) -> Response | None:
+    async def intercept(self, platform: Platform, *, rate_limited: RateLimited) -> Response | None:
         self.counts["requests"] += 1
         knobs = self.knobs
         if self._over_rate_limit(platform):

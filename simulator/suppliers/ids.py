@@ -66,11 +66,7 @@ class IdFactory:
 
     def webhook_id(self) -> str:
         """Standard Webhooks ``msg_`` style."""
-        return self._unique(
-            "msg_" + "".join(self._rng.choice(_ALNUM) for _ in range(27))
-        )
+        return self._unique("msg_" + "".join(self._rng.choice(_ALNUM) for _ in range(27)))
 
     def token(self, prefix: str) -> str:
-        return self._unique(
-            prefix + "".join(self._rng.choice(_ALNUM) for _ in range(32))
-        )
+        return self._unique(prefix + "".join(self._rng.choice(_ALNUM) for _ in range(32)))

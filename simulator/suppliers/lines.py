@@ -34,9 +34,7 @@ def remaining_quantities(order: SupplierOrder) -> LineCounts:
     return remaining
 
 
-def unshipped_items(
-    order: SupplierOrder, remaining: LineCounts
-) -> tuple[LineItem, ...]:
+def unshipped_items(order: SupplierOrder, remaining: LineCounts) -> tuple[LineItem, ...]:
     """The order's lines cut down to what is still left to ship."""
     items = []
     for item in order.line_items:
@@ -53,9 +51,7 @@ def take(remaining: LineCounts, items: Iterable[LineItem]) -> None:
     for item in items:
         key = line_item_key(item)
         if remaining[key] < item.quantity:
-            raise InvalidTransitionError(
-                f"line {key} has only {remaining[key]} left to ship"
-            )
+            raise InvalidTransitionError(f"line {key} has only {remaining[key]} left to ship")
         remaining[key] -= item.quantity
 
 

@@ -106,9 +106,7 @@ class LineItem:
         if self.quantity < 1:
             raise ValueError("quantity must be at least 1")
         if not (self.sku or self.variant_id or self.shopify_line_item_id):
-            raise ValueError(
-                "a line item needs a sku, a variant_id or a shopify_line_item_id"
-            )
+            raise ValueError("a line item needs a sku, a variant_id or a shopify_line_item_id")
 
 
 def line_item_key(item: LineItem) -> tuple[str | None, str | None, str | None]:

@@ -43,9 +43,7 @@ class RecordingReceiver:
         self.requests: list[ReceivedRequest] = []
         self._respond = respond or (lambda _request: JSONResponse(CJ_SUCCESS_BODY))
         self._scripted: deque[Response] = deque()
-        self.app = Starlette(
-            routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])]
-        )
+        self.app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])])
 
     def fail_next(self, count: int, *, status_code: int = 500) -> None:
         """Answer the next ``count`` requests with ``status_code``."""

@@ -131,9 +131,7 @@ class SupplierSimulator:
     def webhook_url(self, supplier: Supplier, topic: str) -> str | None:
         return self._announce.urls.get((supplier, topic))
 
-    def register_cj_webhook(
-        self, *, order_url: str | None, logistics_url: str | None
-    ) -> None:
+    def register_cj_webhook(self, *, order_url: str | None, logistics_url: str | None) -> None:
         """What CJ's ``webhook/set`` does: set the URLs and lift a pause."""
         self.set_webhook_url(Supplier.CJ, order_url, topic="order")
         self.set_webhook_url(Supplier.CJ, logistics_url, topic="logistics")
@@ -175,9 +173,7 @@ class SupplierSimulator:
 
     # -- scheduling ----------------------------------------------------------
 
-    def schedule(
-        self, at: datetime, action: Callable[[], object], *, label: str = ""
-    ) -> None:
+    def schedule(self, at: datetime, action: Callable[[], object], *, label: str = "") -> None:
         """Run ``action`` once the clock reaches ``at`` (see ``tick``/``advance``)."""
         self.timeline.add(at, action, label=label)
 
@@ -278,14 +274,10 @@ class SupplierSimulator:
             o
             for o in self._orders.values()
             if (supplier is None or o.supplier is supplier)
-            and (
-                merchant_reference is None or o.merchant_reference == merchant_reference
-            )
+            and (merchant_reference is None or o.merchant_reference == merchant_reference)
         ]
 
-    def find_package(
-        self, tracking_number: str
-    ) -> tuple[SupplierOrder, Package] | None:
+    def find_package(self, tracking_number: str) -> tuple[SupplierOrder, Package] | None:
         for order in self._orders.values():
             for package in order.packages:
                 if package.tracking_number == tracking_number:
@@ -299,8 +291,7 @@ class SupplierSimulator:
         return [
             m
             for m in self._announce.history
-            if (supplier is None or m.supplier is supplier)
-            and (topic is None or m.topic == topic)
+            if (supplier is None or m.supplier is supplier) and (topic is None or m.topic == topic)
         ]
 
     def stats(self) -> dict[str, Any]:
@@ -332,11 +323,7 @@ class SupplierSimulator:
         order_id = supplier_order_id or self._new_order_id(supplier)
         if order_id in self._orders:
             raise InvalidTransitionError(f"order {order_id} already exists")
-        if (
-            supplier is Supplier.GENERIC
-            and shopify_order_id is None
-            and order_name is None
-        ):
+        if supplier is Supplier.GENERIC and shopify_order_id is None and order_name is None:
             order_name = merchant_reference
         order = SupplierOrder(
             supplier=supplier,
@@ -378,13 +365,9 @@ class SupplierSimulator:
             lines.take(remaining, items)
             contents.append((spec, items))
         if order.supplier is Supplier.CJ and any(remaining.values()):
-            raise InvalidTransitionError(
-                "a CJ package must hold every line of its order"
-            )
+            raise InvalidTransitionError("a CJ package must hold every line of its order")
         now = self.clock.now()
-        created = [
-            self._new_package(order, spec, items, now) for spec, items in contents
-        ]
+        created = [self._new_package(order, spec, items, now) for spec, items in contents]
         first_shipment = not order.packages
         order.packages.extend(created)
         if first_shipment:
@@ -422,9 +405,7 @@ class SupplierSimulator:
         self._announce.scanned(order, package, delivered=became_delivered)
         return event
 
-    def mark_delivered(
-        self, supplier_order_id: str, *, package_id: str | None = None
-    ) -> None:
+    def mark_delivered(self, supplier_order_id: str, *, package_id: str | None = None) -> None:
         """Deliver one package, or every undelivered package."""
         order = self.order(supplier_order_id)
         targets = (
@@ -462,9 +443,7 @@ class SupplierSimulator:
         package.tracking_number = new_number
         if carrier is not None:
             package.carrier = carrier
-        package.tracking_url = tracking_url or self._tracking_url(
-            order.supplier, new_number
-        )
+        package.tracking_url = tracking_url or self._tracking_url(order.supplier, new_number)
         order.updated_at = self.clock.now()
         self._announce.relabelled(order, package, previous=previous)
         return package
@@ -508,9 +487,7 @@ class SupplierSimulator:
         self._announce.split(order, children)
         return children
 
-    def cancel(
-        self, supplier_order_id: str, *, reason: str | None = None
-    ) -> SupplierOrder:
+    def cancel(self, supplier_order_id: str, *, reason: str | None = None) -> SupplierOrder:
         """Cancel an order that has not shipped."""
         order = self.order(supplier_order_id)
         if order.status is not OrderStatus.PLACED:
@@ -595,8 +572,7 @@ class SupplierSimulator:
             package_id=self.ids.package_id(),
             tracking_number=number,
             carrier=spec.carrier or order.logistic_name or "",
-            tracking_url=spec.tracking_url
-            or self._tracking_url(order.supplier, number),
+            tracking_url=spec.tracking_url or self._tracking_url(order.supplier, number),
             line_items=items,
             shipped_at=now,
         )
@@ -627,8 +603,7 @@ class SupplierSimulator:
             order.delivered_at = now
             return True
         in_transit = any(
-            p.latest_status > CjTrackingStatus.WAREHOUSE_OUTBOUND
-            for p in order.packages
+            p.latest_status > CjTrackingStatus.WAREHOUSE_OUTBOUND for p in order.packages
         )
         if order.status is OrderStatus.SHIPPED and in_transit:
             order.status = OrderStatus.IN_TRANSIT

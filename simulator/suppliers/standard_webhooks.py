@@ -53,8 +53,7 @@ def signature_headers(
     if not secrets:
         raise ValueError("at least one secret is needed to sign")
     signatures = " ".join(
-        sign(secret=s, message_id=message_id, timestamp=timestamp, body=body)
-        for s in secrets
+        sign(secret=s, message_id=message_id, timestamp=timestamp, body=body) for s in secrets
     )
     return {
         "webhook-id": message_id,

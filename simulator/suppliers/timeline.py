@@ -80,9 +80,7 @@ class Timeline:
         self._sequence = itertools.count()
 
     def add(self, due: datetime, action: Callable[[], object], *, label: str) -> None:
-        entry = ScheduledAction(
-            due=due, sequence=next(self._sequence), label=label, action=action
-        )
+        entry = ScheduledAction(due=due, sequence=next(self._sequence), label=label, action=action)
         heapq.heappush(self._heap, entry)
 
     def next_due(self) -> datetime | None:

@@ -84,9 +84,7 @@ def order_get(order_id: str, **extra: str) -> dict[str, str]:
 async def test_gateway_accepts_correct_signature_and_lists_logistics_after_shipping(
     sim: SupplierSimulator, gateway: httpx.AsyncClient
 ) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#1001", line_items=(MUG, CAP)
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#1001", line_items=(MUG, CAP))
     first, second = sim.ship(
         order.supplier_order_id,
         packages=[ShipmentSpec(line_items=(MUG,)), ShipmentSpec(line_items=(CAP,))],
@@ -116,9 +114,7 @@ async def test_gateway_accepts_correct_signature_and_lists_logistics_after_shipp
 async def test_gateway_accepts_parameters_in_query_string(
     sim: SupplierSimulator, gateway: httpx.AsyncClient
 ) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#1", line_items=(MUG,)
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#1", line_items=(MUG,))
 
     answer = await gateway.get("/sync", params=order_get(order.supplier_order_id))
 
@@ -128,9 +124,7 @@ async def test_gateway_accepts_parameters_in_query_string(
 async def test_gateway_rejects_wrong_signature_with_error_envelope(
     sim: SupplierSimulator, gateway: httpx.AsyncClient
 ) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#2", line_items=(MUG,)
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#2", line_items=(MUG,))
     wrong_secret = order_get(order.supplier_order_id)
     wrong_secret["sign"] = reference_sign(
         {k: v for k, v in wrong_secret.items() if k != "sign"}, "not-the-secret"
@@ -150,9 +144,7 @@ async def test_gateway_rejects_wrong_signature_with_error_envelope(
 async def test_gateway_rejects_unknown_session(gateway: httpx.AsyncClient) -> None:
     params = signed("aliexpress.ds.order.tracking.get", ae_order_id="1")
     params["session"] = "stolen"
-    params["sign"] = reference_sign(
-        {k: v for k, v in params.items() if k != "sign"}, APP_SECRET
-    )
+    params["sign"] = reference_sign({k: v for k, v in params.items() if k != "sign"}, APP_SECRET)
 
     answer = await gateway.post("/sync", data=params)
 
@@ -170,15 +162,11 @@ async def test_order_get_for_foreign_order_answers_insufficient_permission(
 async def test_single_element_lists_arrive_as_objects_unless_simplified(
     sim: SupplierSimulator, gateway: httpx.AsyncClient
 ) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#3", line_items=(MUG,)
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#3", line_items=(MUG,))
     [package] = sim.ship(order.supplier_order_id)
 
     raw = await gateway.post("/sync", data=order_get(order.supplier_order_id))
-    simple = await gateway.post(
-        "/sync", data=order_get(order.supplier_order_id, simplify="true")
-    )
+    simple = await gateway.post("/sync", data=order_get(order.supplier_order_id, simplify="true"))
 
     raw_result = raw.json()["aliexpress_trade_ds_order_get_response"]["result"]
     simple_result = simple.json()["aliexpress_trade_ds_order_get_response"]["result"]
@@ -199,12 +187,8 @@ async def test_single_element_lists_arrive_as_objects_unless_simplified(
 async def test_tracking_get_is_not_found_before_shipping_and_has_nodes_after(
     sim: SupplierSimulator, gateway: httpx.AsyncClient
 ) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#4", line_items=(MUG,)
-    )
-    params = signed(
-        "aliexpress.ds.order.tracking.get", ae_order_id=order.supplier_order_id
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#4", line_items=(MUG,))
+    params = signed("aliexpress.ds.order.tracking.get", ae_order_id=order.supplier_order_id)
 
     before = await gateway.post("/sync", data=params)
     [package] = sim.ship(order.supplier_order_id)
@@ -232,9 +216,7 @@ async def test_tracking_get_is_not_found_before_shipping_and_has_nodes_after(
 async def test_push_is_message_53_naming_only_order_and_status(
     sim: SupplierSimulator, receiver: RecordingReceiver
 ) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#5", line_items=(MUG,)
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#5", line_items=(MUG,))
     [package] = sim.ship(order.supplier_order_id)
     sim.mark_delivered(order.supplier_order_id)
 
@@ -251,16 +233,12 @@ async def test_push_is_message_53_naming_only_order_and_status(
         assert set(body["data"]) == {"buyerId", "orderId", "orderStatus"}
         assert body["message_type"] == 53
         assert body["data"]["orderId"] == int(order.supplier_order_id)
-    assert all(
-        package.tracking_number not in r.body.decode() for r in receiver.requests
-    )
+    assert all(package.tracking_number not in r.body.decode() for r in receiver.requests)
     assert receiver.requests[0].query == "token=t0k"
 
 
 async def test_second_package_and_relabel_send_no_push(sim: SupplierSimulator) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#6", line_items=(MUG, CAP)
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#6", line_items=(MUG, CAP))
     sim.ship(order.supplier_order_id, packages=[ShipmentSpec(line_items=(MUG,))])
     sim.ship(order.supplier_order_id, packages=[ShipmentSpec(line_items=(CAP,))])
     sim.change_tracking_number(order.supplier_order_id)

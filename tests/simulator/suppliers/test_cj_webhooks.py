@@ -130,9 +130,7 @@ async def test_shipping_sends_order_update_and_logistic_with_json_string_events(
 
     await sim.deliver()
 
-    updates = [
-        m for m in _of_type(receiver.requests, "ORDER") if m["messageType"] == "UPDATE"
-    ]
+    updates = [m for m in _of_type(receiver.requests, "ORDER") if m["messageType"] == "UPDATE"]
     assert updates[0]["params"]["trackNumber"] == package.tracking_number
     assert updates[0]["params"]["orderStatus"] == "SHIPPED"
     logistics = _of_type(receiver.requests, "LOGISTIC")
@@ -220,9 +218,7 @@ async def test_split_children_ship_with_their_own_tracking_numbers(
     [b] = sim.ship(second.supplier_order_id)
 
     assert a.tracking_number != b.tracking_number
-    logistic_orders = [
-        m.json()["params"]["orderId"] for m in sim.messages(topic="LOGISTIC")
-    ]
+    logistic_orders = [m.json()["params"]["orderId"] for m in sim.messages(topic="LOGISTIC")]
     assert logistic_orders == [first.supplier_order_id, second.supplier_order_id]
 
 

@@ -40,9 +40,7 @@ def make_sim(client: httpx.AsyncClient, *, seed: int = 1) -> SupplierSimulator:
     return sim
 
 
-def place(
-    sim: SupplierSimulator, count: int, supplier: Supplier = Supplier.GENERIC
-) -> None:
+def place(sim: SupplierSimulator, count: int, supplier: Supplier = Supplier.GENERIC) -> None:
     for n in range(count):
         sim.place_order(supplier, merchant_reference=f"#{n}", line_items=(ITEM,))
 
@@ -156,9 +154,7 @@ def test_same_seed_produces_identical_webhooks() -> None:
     for _ in range(2):
         sim = SupplierSimulator(seed=123, clock=ManualClock())
         for supplier in Supplier:
-            order = sim.place_order(
-                supplier, merchant_reference="#1", line_items=(ITEM,)
-            )
+            order = sim.place_order(supplier, merchant_reference="#1", line_items=(ITEM,))
             sim.ship(order.supplier_order_id)
         bodies.append([m.body for m in sim.messages()])
 

@@ -26,9 +26,7 @@ from simulator.suppliers.receiver import ReceivedRequest, RecordingReceiver
 
 ENDPOINT = "http://dropsync.test/webhooks/suppliers/acme?token=xyz"
 SHIRT = LineItem(quantity=2, sku="TS-BLK-M", shopify_line_item_id="13300000001")
-SOCKS = LineItem(
-    quantity=1, variant_id="44000000002", shopify_line_item_id="13300000002"
-)
+SOCKS = LineItem(quantity=1, variant_id="44000000002", shopify_line_item_id="13300000002")
 
 
 def reference_verify(
@@ -41,9 +39,7 @@ def reference_verify(
         return False
     key = base64.b64decode(secret.split("_", 1)[1])
     content = message_id.encode() + b"." + timestamp.encode() + b"." + request.body
-    expected = base64.b64encode(
-        hmac.new(key, content, hashlib.sha256).digest()
-    ).decode()
+    expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
     for candidate in request.headers["webhook-signature"].split(" "):
         version, _, signature = candidate.partition(",")
         if version == "v1" and hmac.compare_digest(signature, expected):
@@ -157,13 +153,9 @@ def _every_event_type(sim: SupplierSimulator) -> list[dict[str, Any]]:
         location="Denver, CO",
     )
     sim.change_tracking_number(shipped.supplier_order_id)
-    split = sim.place_order(
-        Supplier.GENERIC, merchant_reference="#2002", line_items=(SHIRT, SOCKS)
-    )
+    split = sim.place_order(Supplier.GENERIC, merchant_reference="#2002", line_items=(SHIRT, SOCKS))
     sim.split(split.supplier_order_id, parts=[[SHIRT], [SOCKS]])
-    cancelled = sim.place_order(
-        Supplier.GENERIC, merchant_reference="#2003", line_items=(SOCKS,)
-    )
+    cancelled = sim.place_order(Supplier.GENERIC, merchant_reference="#2003", line_items=(SOCKS,))
     sim.cancel(cancelled.supplier_order_id, reason="out of stock")
     return [m.json() for m in sim.messages(supplier=Supplier.GENERIC)]
 
@@ -203,10 +195,7 @@ def test_shipped_event_lists_each_package_with_its_line_items() -> None:
         ],
     ]
     relabel = [e for e in events if "previous_tracking_number" in e]
-    assert (
-        relabel[0]["previous_tracking_number"]
-        == shipped["packages"][1]["tracking_number"]
-    )
+    assert relabel[0]["previous_tracking_number"] == shipped["packages"][1]["tracking_number"]
 
 
 @pytest.mark.parametrize(
@@ -247,9 +236,7 @@ async def test_signing_clock_stamps_wall_time_while_state_uses_manual_clock(
     wall = ManualClock(start=ManualClock().now() + timedelta(days=400))
     transport = httpx.ASGITransport(app=receiver.app)
     async with httpx.AsyncClient(transport=transport) as client:
-        sim = SupplierSimulator(
-            seed=3, clock=ManualClock(), http_client=client, signing_clock=wall
-        )
+        sim = SupplierSimulator(seed=3, clock=ManualClock(), http_client=client, signing_clock=wall)
         sim.set_webhook_url(Supplier.GENERIC, ENDPOINT)
         sim.place_order(Supplier.GENERIC, merchant_reference="#5", line_items=(SHIRT,))
         await sim.deliver()

@@ -45,13 +45,9 @@ async def test_cj_order_detail_has_tracking_only_after_shipping(
     order = sim.place_order(Supplier.CJ, merchant_reference="#1001", line_items=ITEMS)
     path = "/api2.0/v1/shopping/order/getOrderDetail"
 
-    before = await api.get(
-        path, params={"orderId": order.supplier_order_id}, headers=TOKEN
-    )
+    before = await api.get(path, params={"orderId": order.supplier_order_id}, headers=TOKEN)
     [package] = sim.ship(order.supplier_order_id)
-    by_id = await api.get(
-        path, params={"orderId": order.supplier_order_id}, headers=TOKEN
-    )
+    by_id = await api.get(path, params={"orderId": order.supplier_order_id}, headers=TOKEN)
     by_number = await api.get(path, params={"orderNumber": "#1001"}, headers=TOKEN)
 
     assert before.json()["data"]["trackNumber"] is None
@@ -89,9 +85,7 @@ async def test_cj_access_token_from_api_key_is_accepted(
     )
     token = issued.json()["data"]["accessToken"]
 
-    answer = await api.get(
-        "/api2.0/v1/shopping/order/list", headers={"CJ-Access-Token": token}
-    )
+    answer = await api.get("/api2.0/v1/shopping/order/list", headers={"CJ-Access-Token": token})
 
     assert answer.json()["data"]["total"] == 0
 
@@ -185,9 +179,7 @@ async def test_control_api_drives_an_order_and_flushes_its_webhooks(
             "/_sim/webhooks",
             json={"supplier": "generic", "url": "http://dropsync.test/hook?t=1"},
         )
-        await api.put(
-            "/_sim/knobs", json={"delivery": {"generic": {"delay_seconds": 60}}}
-        )
+        await api.put("/_sim/knobs", json={"delivery": {"generic": {"delay_seconds": 60}}})
         created = await api.post(
             "/_sim/orders",
             json={

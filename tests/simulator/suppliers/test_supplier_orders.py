@@ -30,9 +30,7 @@ def sim() -> SupplierSimulator:
 def test_status_moves_placed_shipped_in_transit_delivered(
     sim: SupplierSimulator,
 ) -> None:
-    order = sim.place_order(
-        Supplier.GENERIC, merchant_reference="#1", line_items=(SHIRT,)
-    )
+    order = sim.place_order(Supplier.GENERIC, merchant_reference="#1", line_items=(SHIRT,))
     seen = [order.status]
 
     sim.ship(order.supplier_order_id)
@@ -52,9 +50,7 @@ def test_status_moves_placed_shipped_in_transit_delivered(
 
 
 def test_order_is_delivered_only_when_every_package_is(sim: SupplierSimulator) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#2", line_items=(SHIRT, MUG)
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#2", line_items=(SHIRT, MUG))
     first, second = sim.ship(
         order.supplier_order_id,
         packages=[ShipmentSpec(line_items=(SHIRT,)), ShipmentSpec(line_items=(MUG,))],
@@ -69,9 +65,7 @@ def test_order_is_delivered_only_when_every_package_is(sim: SupplierSimulator) -
 
 
 def test_partial_shipment_leaves_the_rest_to_ship_later(sim: SupplierSimulator) -> None:
-    order = sim.place_order(
-        Supplier.GENERIC, merchant_reference="#3", line_items=(SHIRT,)
-    )
+    order = sim.place_order(Supplier.GENERIC, merchant_reference="#3", line_items=(SHIRT,))
     one_shirt = LineItem(quantity=1, sku="TS-1", shopify_line_item_id="1001")
 
     sim.ship(order.supplier_order_id, packages=[ShipmentSpec(line_items=(one_shirt,))])
@@ -83,15 +77,11 @@ def test_partial_shipment_leaves_the_rest_to_ship_later(sim: SupplierSimulator) 
 
 
 def test_shipping_more_than_ordered_is_refused(sim: SupplierSimulator) -> None:
-    order = sim.place_order(
-        Supplier.GENERIC, merchant_reference="#4", line_items=(MUG,)
-    )
+    order = sim.place_order(Supplier.GENERIC, merchant_reference="#4", line_items=(MUG,))
     three_mugs = LineItem(quantity=3, sku="MUG-1", shopify_line_item_id="1002")
 
     with pytest.raises(InvalidTransitionError):
-        sim.ship(
-            order.supplier_order_id, packages=[ShipmentSpec(line_items=(three_mugs,))]
-        )
+        sim.ship(order.supplier_order_id, packages=[ShipmentSpec(line_items=(three_mugs,))])
 
 
 def test_cancel_is_refused_once_shipped(sim: SupplierSimulator) -> None:
@@ -103,9 +93,7 @@ def test_cancel_is_refused_once_shipped(sim: SupplierSimulator) -> None:
 
 
 def test_split_parts_must_add_up_to_the_order(sim: SupplierSimulator) -> None:
-    order = sim.place_order(
-        Supplier.CJ, merchant_reference="#6", line_items=(SHIRT, MUG)
-    )
+    order = sim.place_order(Supplier.CJ, merchant_reference="#6", line_items=(SHIRT, MUG))
 
     with pytest.raises(InvalidTransitionError):
         sim.split(order.supplier_order_id, parts=[[SHIRT], [SHIRT]])
@@ -119,9 +107,7 @@ def test_split_parts_must_add_up_to_the_order(sim: SupplierSimulator) -> None:
 
 
 def test_aliexpress_orders_cannot_be_split(sim: SupplierSimulator) -> None:
-    order = sim.place_order(
-        Supplier.ALIEXPRESS, merchant_reference="#7", line_items=(SHIRT, MUG)
-    )
+    order = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#7", line_items=(SHIRT, MUG))
 
     with pytest.raises(InvalidTransitionError):
         sim.split(order.supplier_order_id, parts=[[SHIRT], [MUG]])
@@ -169,9 +155,7 @@ def test_journey_scans_arrive_as_the_clock_advances(sim: SupplierSimulator) -> N
     assert order.status is OrderStatus.DELIVERED
     assert order.shipped_at == start + timedelta(days=2)
     assert order.delivered_at == start + timedelta(days=2, hours=12 * 7)
-    statuses = [
-        m.json()["params"]["trackingStatus"] for m in sim.messages(topic="LOGISTIC")
-    ]
+    statuses = [m.json()["params"]["trackingStatus"] for m in sim.messages(topic="LOGISTIC")]
     assert statuses == [1, 5, 6, 7, 8, 9, 10, 12]
     assert len(sim.timeline) == 0
 
@@ -179,9 +163,7 @@ def test_journey_scans_arrive_as_the_clock_advances(sim: SupplierSimulator) -> N
 def test_scheduled_scan_for_a_cancelled_order_is_recorded_not_raised(
     sim: SupplierSimulator,
 ) -> None:
-    order = sim.place_order(
-        Supplier.GENERIC, merchant_reference="#10", line_items=(SHIRT,)
-    )
+    order = sim.place_order(Supplier.GENERIC, merchant_reference="#10", line_items=(SHIRT,))
     sim.schedule_shipment(order.supplier_order_id, after=timedelta(hours=1))
     sim.cancel(order.supplier_order_id)
 

@@ -325,7 +325,7 @@ class AgeBuckets:
         edges: list[timedelta | None] = [timedelta(0), *self.boundaries, None]
         return tuple(
             (label, lower, upper)
-            for label, lower, upper in zip(self.labels, edges, edges[1:], strict=True)
+            for label, lower, upper in zip(self.labels, edges[:-1], edges[1:], strict=True)
             if lower is not None
         )
 
@@ -338,6 +338,8 @@ class AgeBuckets:
 
 def _short(value: timedelta) -> str:
     seconds = int(value.total_seconds())
+    if seconds == 0:
+        return "0"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from service.errors import install_error_handlers
 from service.ingest.edge import close_ingest_edge
 from service.responses import JsonResponse
-from service.routes import health, metrics, oauth, shops, sync, webhooks_shopify
+from service.routes import health, metrics, oauth, orders, reports, shops, sync, webhooks_shopify
 from service.runtime import Resources, Runtime
 
 __all__ = ["create_app"]
@@ -40,7 +40,15 @@ def create_app(
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
-    for router in (health.router, shops.router, metrics.router, oauth.router, sync.router):
+    for router in (
+        health.router,
+        shops.router,
+        metrics.router,
+        oauth.router,
+        sync.router,
+        reports.router,
+        orders.router,
+    ):
         app.include_router(router)
     app.include_router(webhooks_shopify.router)
     return app

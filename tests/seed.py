@@ -13,6 +13,8 @@ from core.tracking import normalize_supplier_id, normalize_tracking_number
 from schema.db import Connection
 
 __all__ = [
+    "EXPECTED",
+    "NOW",
     "BulkShape",
     "seed_account",
     "seed_bulk",
@@ -21,12 +23,14 @@ __all__ = [
     "seed_line_item",
     "seed_order",
     "seed_package",
+    "seed_planted_store",
     "seed_push",
     "seed_shop",
     "seed_supplier_order",
 ]
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+_DAY = timedelta(days=1)
 
 
 async def seed_shop(
@@ -283,6 +287,221 @@ async def seed_push(
         completed_at,
     )
     return push_id
+
+
+async def seed_planted_store(connection: Connection) -> tuple[int, int]:
+    """One shop with an order planted for every order-level class (and an orphan supplier
+    order); returns (shop_id, orphan supplier_order_id). `EXPECTED` lists what to find."""
+    shop = await seed_shop(connection, domain="planted.myshopify.com")
+    account = await seed_account(connection, name="cj-main")
+
+    async def shipped_order(
+        order_id: int, *, pushed: bool, carrier: str = "YunExpress", company: str = "YunExpress"
+    ) -> int:
+        await seed_order(connection, shop_id=shop, order_id=order_id)
+        await seed_fulfillment_order(
+            connection,
+            shop_id=shop,
+            order_id=order_id,
+            fulfillment_order_id=order_id * 10,
+            status="closed" if pushed else "open",
+        )
+        so = await seed_supplier_order(
+            connection,
+            shop_id=shop,
+            account_id=account,
+            external_id=f"SO{order_id}",
+            shopify_order_id=order_id,
+            status="shipped",
+        )
+        await seed_package(
+            connection,
+            shop_id=shop,
+            supplier_order_id=so,
+            tracking=f"YT{order_id}",
+            carrier=carrier,
+            tracking_status="delivered",
+        )
+        if pushed:
+            await seed_fulfillment(
+                connection,
+                shop_id=shop,
+                order_id=order_id,
+                fulfillment_id=order_id * 10,
+                tracking=[f"YT{order_id}"],
+                company=company,
+            )
+        return so
+
+    # 1: in sync, no row
+    await shipped_order(1, pushed=True)
+    # 2: shipped, never pushed
+    await shipped_order(2, pushed=False)
+    # 3: Shopify carries another number
+    await shipped_order(3, pushed=False)
+    await seed_fulfillment(
+        connection, shop_id=shop, order_id=3, fulfillment_id=31, tracking=["WRONG3"]
+    )
+    # 4: two packages, one pushed
+    so4 = await shipped_order(4, pushed=True)
+    await seed_package(connection, shop_id=shop, supplier_order_id=so4, tracking="YT4B")
+    # 5: fulfilled in Shopify, nothing at the supplier
+    await seed_order(connection, shop_id=shop, order_id=5, fulfillment_status="fulfilled")
+    await seed_fulfillment(connection, shop_id=shop, order_id=5, fulfillment_id=50, tracking=["X5"])
+    # 6: paid two days ago, never placed
+    await seed_order(connection, shop_id=shop, order_id=6)
+    await seed_fulfillment_order(connection, shop_id=shop, order_id=6, fulfillment_order_id=60)
+    # 7: supplier cancelled, Shopify open
+    await seed_order(connection, shop_id=shop, order_id=7)
+    await seed_fulfillment_order(connection, shop_id=shop, order_id=7, fulfillment_order_id=70)
+    await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="SO7",
+        shopify_order_id=7,
+        status="cancelled",
+    )
+    # 8: cancelled in Shopify, still placed at the supplier
+    await seed_order(connection, shop_id=shop, order_id=8, cancelled_at=NOW - _DAY)
+    await seed_supplier_order(
+        connection, shop_id=shop, account_id=account, external_id="SO8", shopify_order_id=8
+    )
+    # 9: the same tracking number on two fulfilments
+    await shipped_order(9, pushed=True)
+    await seed_fulfillment(
+        connection, shop_id=shop, order_id=9, fulfillment_id=91, tracking=["YT9"]
+    )
+    # 10: carrier not on Shopify's list, same on both sides
+    await shipped_order(10, pushed=True, carrier="Speedy Local", company="Speedy Local")
+    # 11: push parked as failed
+    await shipped_order(11, pushed=False)
+    await seed_push(
+        connection, shop_id=shop, order_id=11, last_error="Fulfillment order is on hold"
+    )
+    # 12: held in Shopify while the supplier shipped
+    await seed_order(connection, shop_id=shop, order_id=12)
+    await seed_fulfillment_order(
+        connection,
+        shop_id=shop,
+        order_id=12,
+        fulfillment_order_id=120,
+        status="ON_HOLD",
+        holds=[{"reason": "HIGH_RISK_OF_FRAUD"}],
+        updated_at=NOW - _DAY,
+    )
+    so12 = await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="SO12",
+        shopify_order_id=12,
+        status="shipped",
+    )
+    await seed_package(connection, shop_id=shop, supplier_order_id=so12, tracking="YT12")
+    # 13: unpaid, but already placed with the supplier
+    await seed_order(connection, shop_id=shop, order_id=13, financial_status="pending")
+    await seed_supplier_order(
+        connection, shop_id=shop, account_id=account, external_id="SO13", shopify_order_id=13
+    )
+    # 14: archived while unfulfilled
+    await seed_order(connection, shop_id=shop, order_id=14, closed_at=NOW - _DAY)
+    await seed_fulfillment_order(connection, shop_id=shop, order_id=14, fulfillment_order_id=140)
+    await seed_supplier_order(
+        connection, shop_id=shop, account_id=account, external_id="SO14", shopify_order_id=14
+    )
+    # a supplier order nobody claims
+    orphan = await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="SO-ORPHAN",
+        shopify_order_id=None,
+        stored_at=NOW - _DAY,
+    )
+    # 15: in transit, no scan for ten days
+    await seed_order(connection, shop_id=shop, order_id=15, created_at=NOW - 12 * _DAY)
+    so15 = await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="SO15",
+        shopify_order_id=15,
+        status="shipped",
+    )
+    await seed_package(
+        connection,
+        shop_id=shop,
+        supplier_order_id=so15,
+        tracking="YT15",
+        shipped_at=NOW - 11 * _DAY,
+        last_event_at=NOW - 10 * _DAY,
+        tracking_status="in_transit",
+    )
+    await seed_fulfillment(
+        connection, shop_id=shop, order_id=15, fulfillment_id=150, tracking=["YT15"]
+    )
+    # 16: shipped an hour ago in a carrier spelling that resolves to the Shopify company
+    await seed_order(connection, shop_id=shop, order_id=16)
+    so16 = await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="SO16",
+        shopify_order_id=16,
+        status="shipped",
+    )
+    await seed_package(
+        connection,
+        shop_id=shop,
+        supplier_order_id=so16,
+        tracking="YT16",
+        carrier="Yun Express Line",
+        tracking_status="delivered",
+    )
+    await seed_fulfillment(
+        connection, shop_id=shop, order_id=16, fulfillment_id=160, tracking=["yt-16"]
+    )
+    # 17: shipped twenty minutes ago: pending, inside the sync grace
+    await seed_order(connection, shop_id=shop, order_id=17)
+    so17 = await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="SO17",
+        shopify_order_id=17,
+        status="shipped",
+    )
+    await seed_package(
+        connection,
+        shop_id=shop,
+        supplier_order_id=so17,
+        tracking="YT17",
+        shipped_at=NOW - timedelta(minutes=20),
+        tracking_status="delivered",
+    )
+    # 18: a test order is never classified
+    await seed_order(connection, shop_id=shop, order_id=18, test=True)
+    return shop, orphan
+
+
+EXPECTED = {
+    (2, "shipped_not_synced"),
+    (3, "tracking_mismatch"),
+    (4, "partially_synced"),
+    (5, "fulfilled_without_supplier_shipment"),
+    (6, "paid_not_placed"),
+    (7, "cancelled_at_supplier_open_in_shopify"),
+    (8, "cancelled_in_shopify_active_at_supplier"),
+    (9, "duplicate_fulfilment"),
+    (10, "carrier_not_recognised"),
+    (11, "push_failed"),
+    (12, "held_in_shopify"),
+    (13, "payment_pending"),
+    (14, "archived_unfulfilled"),
+    (15, "tracking_stalled"),
+    (17, "shipped_not_synced"),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

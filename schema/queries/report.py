@@ -130,6 +130,14 @@ coalesce((SELECT jsonb_agg(jsonb_build_object(
 """
 
 
+_PUSH_BLOCKS = """
+(SELECT jsonb_agg(jsonb_build_object('package_id', b.package_id, 'reason', b.reason,
+                                     'message', b.message, 'push_id', b.push_id)
+                  ORDER BY b.package_id)
+ FROM push_block b WHERE b.shop_id = page.shop_id AND b.order_id = page.order_id)
+"""
+
+
 def mismatch_rows_sql(
     report_filter: ReportFilter,
     *,
@@ -259,7 +267,10 @@ def mismatch_rows_sql(
         )
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
     sides = (
-        f", {_SHOPIFY_SIDE} AS shopify, {_SUPPLIER_SIDE} AS supplier_orders" if with_sides else ""
+        f", {_SHOPIFY_SIDE} AS shopify, {_SUPPLIER_SIDE} AS supplier_orders,"
+        f" {_PUSH_BLOCKS} AS push_blocks"
+        if with_sides
+        else ""
     )
     union = " UNION ALL ".join(selects)
     sql = f"""

@@ -45,9 +45,7 @@ def test_push_with_string_type_and_no_timestamp() -> None:
 
 
 def test_other_push_types_are_ignored() -> None:
-    assert parse_aliexpress_push(
-        b'{"message_type": 18, "data": {}}'
-    ) == IgnoredSupplierMessage(
+    assert parse_aliexpress_push(b'{"message_type": 18, "data": {}}') == IgnoredSupplierMessage(
         supplier=Supplier.ALIEXPRESS, message_type="18", dedup_key=None
     )
 
@@ -100,9 +98,7 @@ RESULT = {
 
 
 def test_order_detail_wrapped_response() -> None:
-    body = {
-        "aliexpress_trade_ds_order_get_response": {"result": RESULT, "request_id": "x"}
-    }
+    body = {"aliexpress_trade_ds_order_get_response": {"result": RESULT, "request_id": "x"}}
     state = parse_aliexpress_order_detail(
         orjson.dumps(body),
         order_id=1105933950463697,
@@ -118,9 +114,7 @@ def test_order_detail_wrapped_response() -> None:
         "LP00123456789CN",
         "LP00987654321CN",
     ]
-    assert all(
-        p.items == () and p.carrier == "CAINIAO_STANDARD" for p in state.packages
-    )
+    assert all(p.items == () and p.carrier == "CAINIAO_STANDARD" for p in state.packages)
     assert state.items[0].supplier_variant_id == "14:193#Black"
     assert state.items[0].quantity == 2
 
@@ -144,9 +138,7 @@ def test_order_detail_bare_result_with_plain_lists() -> None:
 
 def test_order_detail_without_any_order_id_is_rejected() -> None:
     with pytest.raises(PayloadError, match="names no order"):
-        parse_aliexpress_order_detail(
-            {"result": {"order_status": "FINISH"}}, order_id=" "
-        )
+        parse_aliexpress_order_detail({"result": {"order_status": "FINISH"}}, order_id=" ")
 
 
 def test_order_detail_error_response_is_remote_rejected() -> None:

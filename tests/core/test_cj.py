@@ -80,9 +80,7 @@ def test_logistic_message_becomes_tracking_update() -> None:
     assert package.events[1].location == "NENANA,AK 99760"
     assert package.events[0].location is None
     # 07:59:22 in Shanghai (UTC+8) is 23:59:22 UTC the day before.
-    assert package.events[1].occurred_at == datetime(
-        2024, 1, 17, 23, 59, 22, tzinfo=UTC
-    )
+    assert package.events[1].occurred_at == datetime(2024, 1, 17, 23, 59, 22, tzinfo=UTC)
     assert event.occurred_at == package.events[1].occurred_at
 
 
@@ -203,9 +201,7 @@ def test_order_message_with_tracking_is_shipped() -> None:
         (None, SupplierEventKind.ORDER_PLACED),
     ],
 )
-def test_order_message_without_tracking(
-    status: str | None, kind: SupplierEventKind
-) -> None:
+def test_order_message_without_tracking(status: str | None, kind: SupplierEventKind) -> None:
     event = _event(
         _message(
             "ORDER",
@@ -277,9 +273,7 @@ def test_split_message_needs_parts() -> None:
 
 
 def test_other_message_types_are_ignored() -> None:
-    assert parse_cj_message(
-        _message("STOCK", {}), tz=SHANGHAI
-    ) == IgnoredSupplierMessage(
+    assert parse_cj_message(_message("STOCK", {}), tz=SHANGHAI) == IgnoredSupplierMessage(
         supplier=Supplier.CJ,
         message_type="STOCK",
         dedup_key="cj:7cceede817dc47f8b7a5e4b1d7e2a5f1",
@@ -330,9 +324,7 @@ def test_malformed_envelopes(body: bytes, fragment: str) -> None:
     ),
     kind=st.sampled_from(["ORDER", "LOGISTIC", "ORDERSPLIT"]),
 )
-def test_arbitrary_params_parse_or_raise_payload_error(
-    params: dict[str, Any], kind: str
-) -> None:
+def test_arbitrary_params_parse_or_raise_payload_error(params: dict[str, Any], kind: str) -> None:
     try:
         outcome: object = parse_cj_message(_message(kind, params), tz=SHANGHAI)
     except PayloadError as error:

@@ -14,9 +14,7 @@ from core.errors import InvalidIdError, PayloadError
 from core.generic_events import GENERIC_EVENT_SCHEMA_PATH, parse_generic_event
 from core.supplier_model import PackageItem, SupplierEventKind, TrackingStatus
 
-VALIDATOR = jsonschema_rs.Draft202012Validator(
-    orjson.loads(GENERIC_EVENT_SCHEMA_PATH.read_bytes())
-)
+VALIDATOR = jsonschema_rs.Draft202012Validator(orjson.loads(GENERIC_EVENT_SCHEMA_PATH.read_bytes()))
 
 SHIPPED: dict[str, Any] = {
     "type": "order.shipped",
@@ -138,9 +136,7 @@ def test_references_by_gid_and_name() -> None:
     assert placed.supplier_order_id == "77"
 
 
-def _mutated(
-    path: list[Any], value: Any, base: dict[str, Any] = SHIPPED
-) -> dict[str, Any]:
+def _mutated(path: list[Any], value: Any, base: dict[str, Any] = SHIPPED) -> dict[str, Any]:
     document = copy.deepcopy(base)
     target = document
     for step in path[:-1]:
@@ -240,8 +236,6 @@ def test_split_without_parts_is_rejected() -> None:
 
 
 def test_wrong_gid_type_is_an_invalid_id() -> None:
-    document = _mutated(
-        [*PKG, "line_items", 2, "variant_id"], "gid://shopify/Product/9"
-    )
+    document = _mutated([*PKG, "line_items", 2, "variant_id"], "gid://shopify/Product/9")
     with pytest.raises(InvalidIdError):
         parse_generic_event(orjson.dumps(document))

@@ -45,9 +45,7 @@ from core.planner import (
 from core.tracking import normalize_tracking_number
 
 ORDER = OrderId(1001)
-CREATE = frozenset(
-    {FulfillmentOrderAction.CREATE_FULFILLMENT, FulfillmentOrderAction.HOLD}
-)
+CREATE = frozenset({FulfillmentOrderAction.CREATE_FULFILLMENT, FulfillmentOrderAction.HOLD})
 
 
 def fo_line(
@@ -124,9 +122,7 @@ def package(
     )
 
 
-def fulfillment(
-    fulfillment_id: int, *numbers: str, status: str = "SUCCESS"
-) -> ExistingFulfillment:
+def fulfillment(fulfillment_id: int, *numbers: str, status: str = "SUCCESS") -> ExistingFulfillment:
     return ExistingFulfillment(
         fulfillment_id=FulfillmentId(fulfillment_id),
         status=status,
@@ -202,12 +198,7 @@ def test_line_item_id_takes_precedence_over_sku() -> None:
     fos = [fo(10, fo_line(100, 500, sku="X"), fo_line(101, 501, sku="Y"))]
     action = only(plan(fos, [package("p1", line(line_item=501, sku="X"))]))
     assert isinstance(action, CreateFulfillment)
-    assert (
-        action.line_items_by_fulfillment_order[0]
-        .lines[0]
-        .fulfillment_order_line_item_id
-        == 101
-    )
+    assert action.line_items_by_fulfillment_order[0].lines[0].fulfillment_order_line_item_id == 101
 
 
 def test_package_spanning_two_locations_becomes_two_fulfillments() -> None:
@@ -274,9 +265,7 @@ def test_adoption_wins_even_on_cancelled_order() -> None:
 def test_order_level_blocks(
     cancelled: bool, closed: bool, fos: list[FulfillmentOrderState], reason: BlockReason
 ) -> None:
-    result = plan(
-        fos, [package("p1", line(line_item=500))], cancelled=cancelled, closed=closed
-    )
+    result = plan(fos, [package("p1", line(line_item=500))], cancelled=cancelled, closed=closed)
     action = only(result)
     assert isinstance(action, Blocked)
     assert result.blocked == (action,)
@@ -353,21 +342,15 @@ def test_closed_fulfillment_order_with_nothing_left_reports_closed() -> None:
 
 def test_quantity_above_remaining_blocks_whole_package() -> None:
     fos = [fo(10, fo_line(100, 500, remaining=1), fo_line(101, 501))]
-    action = only(
-        plan(fos, [package("p1", line(line_item=501), line(line_item=500, quantity=3))])
-    )
+    action = only(plan(fos, [package("p1", line(line_item=501), line(line_item=500, quantity=3))]))
     assert isinstance(action, Blocked)
     assert action.reason is BlockReason.QUANTITY_EXCEEDS_REMAINING
-    assert (
-        action.message == "line 2 (line item 500): 2 of 3 exceed the remaining quantity"
-    )
+    assert action.message == "line 2 (line item 500): 2 of 3 exceed the remaining quantity"
 
 
 def test_second_package_cannot_take_what_the_first_took() -> None:
     fos = [fo(10, fo_line(100, 500, remaining=1))]
-    result = plan(
-        fos, [package("p2", line(line_item=500)), package("p1", line(line_item=500))]
-    )
+    result = plan(fos, [package("p2", line(line_item=500)), package("p1", line(line_item=500))])
     assert isinstance(result.actions[0], CreateFulfillment)
     assert result.actions[0].package_ids == ("p1",)
     assert isinstance(result.actions[1], Blocked)
@@ -461,10 +444,7 @@ def test_unitemised_package_goes_after_itemised_ones() -> None:
     )
     assert [a.package_ids for a in result.creates] == [("b",), ("a",)]
     assert (
-        result.creates[1]
-        .line_items_by_fulfillment_order[0]
-        .lines[0]
-        .fulfillment_order_line_item_id
+        result.creates[1].line_items_by_fulfillment_order[0].lines[0].fulfillment_order_line_item_id
         == 100
     )
 
@@ -554,9 +534,7 @@ def test_unknown_carrier_sends_supplier_url() -> None:
 
 
 def test_unknown_carrier_without_url_uses_fallback_template() -> None:
-    push_settings = PushSettings(
-        fallback_tracking_url="https://t.17track.net/en#nums={number}"
-    )
+    push_settings = PushSettings(fallback_tracking_url="https://t.17track.net/en#nums={number}")
     action = only(
         plan(
             [fo(10, fo_line(100, 500))],
@@ -737,9 +715,7 @@ def scenarios(
         lines = draw(
             st.lists(
                 st.one_of(
-                    st.builds(
-                        line, line_item=line_item_ids, quantity=st.integers(1, 3)
-                    ),
+                    st.builds(line, line_item=line_item_ids, quantity=st.integers(1, 3)),
                     st.builds(
                         line,
                         sku=st.sampled_from(["S0", "S1", "s2 "]),
@@ -772,9 +748,7 @@ def scenarios(
 @settings(max_examples=300, deadline=None)
 @given(scenario=scenarios())
 def test_plan_never_over_fulfils_and_never_mixes_locations(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: tuple[list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]],
 ) -> None:
     fos, packages, fulfillments = scenario
     result = plan(fos, packages, fulfillments=fulfillments)
@@ -802,9 +776,7 @@ def test_plan_never_over_fulfils_and_never_mixes_locations(
 @settings(max_examples=200, deadline=None)
 @given(scenario=scenarios(), seed=st.integers(0, 1000))
 def test_plan_is_deterministic_and_accounts_for_every_package(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: tuple[list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]],
     seed: int,
 ) -> None:
     fos, packages, fulfillments = scenario
@@ -822,21 +794,12 @@ def test_plan_is_deterministic_and_accounts_for_every_package(
 @settings(max_examples=200, deadline=None)
 @given(scenario=scenarios())
 def test_adopt_wins_whenever_the_number_exists(
-    scenario: tuple[
-        list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]
-    ],
+    scenario: tuple[list[FulfillmentOrderState], list[PackageToPush], list[ExistingFulfillment]],
 ) -> None:
     fos, packages, fulfillments = scenario
-    existing = {
-        normalize_tracking_number(n) for f in fulfillments for n in f.tracking_numbers
-    }
+    existing = {normalize_tracking_number(n) for f in fulfillments for n in f.tracking_numbers}
     result = plan(fos, packages, fulfillments=fulfillments)
     adopted = {pid for action in result.adoptions for pid in action.package_ids}
-    assert adopted == {
-        p.package_id for p in packages if p.tracking_number_normalized in existing
-    }
+    assert adopted == {p.package_id for p in packages if p.tracking_number_normalized in existing}
     for action in result.creates:
-        assert (
-            not {normalize_tracking_number(n) for n in action.tracking_numbers}
-            & existing
-        )
+        assert not {normalize_tracking_number(n) for n in action.tracking_numbers} & existing

@@ -37,9 +37,7 @@ SW_NOW = datetime.fromtimestamp(SW_TS, tz=UTC)
 
 def test_standard_webhook_signature_matches_published_vector() -> None:
     assert (
-        sign_standard_webhook(
-            secret=SW_SECRET, msg_id=SW_ID, timestamp=SW_TS, body=SW_BODY
-        )
+        sign_standard_webhook(secret=SW_SECRET, msg_id=SW_ID, timestamp=SW_TS, body=SW_BODY)
         == SW_SIGNATURE
     )
 
@@ -109,9 +107,7 @@ def test_standard_webhook_rejects_malformed_headers(
         (["whsec_"], "is empty"),
     ],
 )
-def test_standard_webhook_rejects_bad_secrets(
-    secrets: list[str], fragment: str
-) -> None:
+def test_standard_webhook_rejects_bad_secrets(secrets: list[str], fragment: str) -> None:
     with pytest.raises(ConfigurationError, match=fragment):
         _verify(secrets=secrets)
 
@@ -119,9 +115,7 @@ def test_standard_webhook_rejects_bad_secrets(
 @given(body=st.binary(max_size=200), key=st.binary(min_size=1, max_size=32))
 def test_standard_webhook_round_trip(body: bytes, key: bytes) -> None:
     secret = "whsec_" + base64.b64encode(key).decode()
-    header = sign_standard_webhook(
-        secret=secret, msg_id="m1", timestamp=SW_TS, body=body
-    )
+    header = sign_standard_webhook(secret=secret, msg_id="m1", timestamp=SW_TS, body=body)
     verify_standard_webhook(
         secrets=[secret],
         msg_id="m1",
@@ -174,9 +168,7 @@ def test_oauth_query_matches_shopify_documented_example() -> None:
 
 
 def test_oauth_query_rejects_tampering_and_missing_hmac() -> None:
-    assert not verify_oauth_query(
-        {**OAUTH_PARAMS, "shop": "evil.myshopify.com"}, "hush"
-    )
+    assert not verify_oauth_query({**OAUTH_PARAMS, "shop": "evil.myshopify.com"}, "hush")
     assert not verify_oauth_query({**OAUTH_PARAMS, "hmac": "00"}, "hush")
     without = {k: v for k, v in OAUTH_PARAMS.items() if k != "hmac"}
     assert not verify_oauth_query(without, "hush")
@@ -193,10 +185,7 @@ def test_oauth_message_escapes_and_joins_arrays() -> None:
         ("dup", "1"),
         ("dup", "2"),
     ]
-    assert (
-        oauth_query_message(params)
-        == 'a%3Db=1&b=x%26y%25&dup=["1", "2"]&ids=["2", "1"]'
-    )
+    assert oauth_query_message(params) == 'a%3Db=1&b=x%26y%25&dup=["1", "2"]&ids=["2", "1"]'
     signed = [*params, ("hmac", sign_oauth_query(params, "k"))]
     assert verify_oauth_query(signed, "k")
 

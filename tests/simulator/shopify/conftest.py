@@ -23,9 +23,7 @@ def receiver() -> WebhookReceiver:
 
 
 @pytest.fixture
-async def sim(
-    clock: ManualClock, receiver: WebhookReceiver
-) -> AsyncIterator[ShopifySimulator]:
+async def sim(clock: ManualClock, receiver: WebhookReceiver) -> AsyncIterator[ShopifySimulator]:
     hooks = httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver.app()))
     simulator = ShopifySimulator(
         seed=7,
@@ -45,11 +43,7 @@ def creds(sim: ShopifySimulator) -> ShopCredentials:
 
 
 @pytest.fixture
-async def admin(
-    sim: ShopifySimulator, creds: ShopCredentials
-) -> AsyncIterator[AdminClient]:
+async def admin(sim: ShopifySimulator, creds: ShopCredentials) -> AsyncIterator[AdminClient]:
     transport = httpx.ASGITransport(app=sim.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url=f"https://{SHOP}"
-    ) as http:
+    async with httpx.AsyncClient(transport=transport, base_url=f"https://{SHOP}") as http:
         yield AdminClient(http, creds.access_token)

@@ -16,12 +16,8 @@ from simulator.shopify import ShopifySimulator, WebhookKnobs
 async def test_control_endpoints_drive_a_shop_end_to_end() -> None:
     sim = ShopifySimulator(seed=5, routing_delay=0)
     transport = httpx.ASGITransport(app=sim.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://127.0.0.1"
-    ) as http:
-        created = await http.post(
-            "/_sim/shops", json={"domain": SHOP, "access_token": "shpat_x"}
-        )
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        created = await http.post("/_sim/shops", json={"domain": SHOP, "access_token": "shpat_x"})
         assert created.status_code == 201
         assert created.json()["access_token"] == "shpat_x"
         order = (
@@ -69,9 +65,7 @@ async def _delivered_order_names(*, reorder: bool) -> list[str]:
     sim.set_default_webhook_url("https://app.example.com/hooks")
     sim.set_webhook_knobs(WebhookKnobs(reorder=reorder), domain=SHOP)
     for _ in range(8):
-        sim.create_order(
-            SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending"
-        )
+        sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending")
     await sim.deliver_webhooks()
     await sim.aclose()
     await hooks.aclose()

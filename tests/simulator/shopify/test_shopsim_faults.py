@@ -59,17 +59,13 @@ async def test_timeout_hangs_past_the_client_timeout_without_applying(
     sim.set_faults(FaultPlan(hang_seconds=30))
     sim.queue_fault(FaultKind.TIMEOUT, domain=SHOP)
     transport = httpx.ASGITransport(app=sim.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url=f"https://{SHOP}"
-    ) as http:
+    async with httpx.AsyncClient(transport=transport, base_url=f"https://{SHOP}") as http:
         request = http.post(
             API_PATH,
             json={
                 "query": FULFILLMENT_CREATE,
                 "variables": {
-                    "fulfillment": {
-                        "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo_id}]
-                    }
+                    "fulfillment": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo_id}]}
                 },
             },
             headers={"X-Shopify-Access-Token": "shpat_test"},
@@ -91,9 +87,7 @@ async def test_apply_then_timeout_applies_the_mutation_but_answers_504(
         {
             "query": FULFILLMENT_CREATE,
             "variables": {
-                "fulfillment": {
-                    "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo_id}]
-                }
+                "fulfillment": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo_id}]}
             },
         }
     )

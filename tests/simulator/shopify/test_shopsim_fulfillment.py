@@ -128,9 +128,7 @@ async def test_fulfilling_a_closed_fo_is_a_user_error(
     body = await admin.gql(FULFILLMENT_CREATE, fulfillment=_fulfil_input(fo))
     error = body["data"]["fulfillmentCreate"]["userErrors"][0]
     number = fo_id.rsplit("/", 1)[1]
-    assert error["message"] == (
-        f"Fulfillment order {number} has an unfulfillable status= closed."
-    )
+    assert error["message"] == (f"Fulfillment order {number} has an unfulfillable status= closed.")
 
 
 async def test_fulfilling_an_fo_on_hold_is_refused_until_released(
@@ -200,9 +198,7 @@ async def test_mixing_locations_in_one_fulfillment_is_a_user_error(
     body = await admin.gql(
         FULFILLMENT_CREATE,
         fulfillment={
-            "lineItemsByFulfillmentOrder": [
-                {"fulfillmentOrderId": fo["id"]} for fo in fos
-            ]
+            "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo["id"]} for fo in fos]
         },
     )
     assert body["data"]["fulfillmentCreate"]["userErrors"][0]["message"] == (
@@ -246,13 +242,9 @@ async def test_split_and_hold_subset_create_new_fulfillment_orders(
     payload = body["data"]["fulfillmentOrderHold"]
     assert payload["userErrors"] == []
     assert payload["fulfillmentOrder"]["status"] == "ON_HOLD"
-    assert payload["fulfillmentOrder"]["lineItems"]["nodes"] == [
-        {"remainingQuantity": 1}
-    ]
+    assert payload["fulfillmentOrder"]["lineItems"]["nodes"] == [{"remainingQuantity": 1}]
     assert payload["remainingFulfillmentOrder"]["status"] == "OPEN"
-    assert payload["remainingFulfillmentOrder"]["lineItems"]["nodes"] == [
-        {"remainingQuantity": 3}
-    ]
+    assert payload["remainingFulfillmentOrder"]["lineItems"]["nodes"] == [{"remainingQuantity": 3}]
 
 
 async def test_cancelling_a_fulfillment_reopens_its_fulfillment_order(
@@ -277,9 +269,7 @@ async def test_cancelled_order_closes_open_fulfillment_orders(
     order = sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}])
     sim.route_orders()
     sim.cancel_order(SHOP, order["id"])
-    assert [fo["status"] for fo in sim.fulfillment_orders(SHOP, order["id"])] == [
-        "CLOSED"
-    ]
+    assert [fo["status"] for fo in sim.fulfillment_orders(SHOP, order["id"])] == ["CLOSED"]
     assert sim.order(SHOP, order["id"])["cancelled_at"] is not None
 
 
@@ -288,9 +278,7 @@ async def test_tracking_update_replaces_tracking_info(
 ) -> None:
     sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}])
     fo_id = sim.route_orders()[0]
-    fulfillment_id = sim.create_fulfillment(
-        SHOP, fulfillment_order_id=fo_id, tracking_number="OLD"
-    )
+    fulfillment_id = sim.create_fulfillment(SHOP, fulfillment_order_id=fo_id, tracking_number="OLD")
     body = await admin.gql(
         "mutation($id: ID!, $t: FulfillmentTrackingInput!) { "
         "fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $t) { "

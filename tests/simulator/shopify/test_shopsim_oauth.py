@@ -23,9 +23,7 @@ REDIRECT = "https://app.example.com/auth/callback"
 @pytest.fixture
 async def http(sim: ShopifySimulator) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=sim.app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url=f"https://{SHOP}"
-    ) as client:
+    async with httpx.AsyncClient(transport=transport, base_url=f"https://{SHOP}") as client:
         yield client
 
 
@@ -48,9 +46,7 @@ async def _authorize(
     return dict(parse_qsl(urlsplit(location).query))
 
 
-async def _token(
-    http: httpx.AsyncClient, creds: ShopCredentials, **fields: str
-) -> httpx.Response:
+async def _token(http: httpx.AsyncClient, creds: ShopCredentials, **fields: str) -> httpx.Response:
     return await http.post(
         "/admin/oauth/access_token",
         json={
@@ -166,9 +162,7 @@ async def test_wrong_client_secret_is_refused(
     assert response.status_code == 401
 
 
-async def test_revoked_token_gets_401(
-    sim: ShopifySimulator, admin: AdminClient
-) -> None:
+async def test_revoked_token_gets_401(sim: ShopifySimulator, admin: AdminClient) -> None:
     assert (await admin.post({"query": "{ shop { id } }"})).status_code == 200
     assert sim.revoke_token(SHOP, admin.token) == 1
     assert (await admin.post({"query": "{ shop { id } }"})).status_code == 401

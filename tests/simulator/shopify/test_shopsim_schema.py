@@ -49,27 +49,21 @@ async def test_syntax_error_answers_200_with_locations(admin: AdminClient) -> No
 async def test_missing_query_is_a_400(admin: AdminClient) -> None:
     response = await admin.post({"variables": {}})
     assert response.status_code == 400
-    assert response.json() == {
-        "errors": {"query": "Required parameter missing or invalid"}
-    }
+    assert response.json() == {"errors": {"query": "Required parameter missing or invalid"}}
 
 
 async def test_invalid_variable_is_rejected_before_execution(
     admin: AdminClient,
 ) -> None:
     body = await admin.gql("query($id: ID!) { order(id: $id) { id } }")
-    assert (
-        body["errors"][0]["message"]
-        == "Variable $id of type ID! was provided invalid value"
-    )
+    assert body["errors"][0]["message"] == "Variable $id of type ID! was provided invalid value"
 
 
 async def test_unmodelled_but_valid_fields_resolve_to_empty_values(
     admin: AdminClient,
 ) -> None:
     body = await admin.gql(
-        "{ shop { id billingAddress { city } features { giftCards } "
-        "alerts { action { title } } } }"
+        "{ shop { id billingAddress { city } features { giftCards } alerts { action { title } } } }"
     )
     assert "errors" not in body
     shop = body["data"]["shop"]

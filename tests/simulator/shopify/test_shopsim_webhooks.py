@@ -26,9 +26,7 @@ mutation($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
 """
 
 
-async def _subscribe(
-    admin: AdminClient, topic: str, uri: str = HOOK_URL
-) -> dict[str, Any]:
+async def _subscribe(admin: AdminClient, topic: str, uri: str = HOOK_URL) -> dict[str, Any]:
     body = await admin.gql(SUBSCRIBE, topic=topic, sub={"uri": uri})
     payload: dict[str, Any] = body["data"]["webhookSubscriptionCreate"]
     return payload
@@ -46,8 +44,7 @@ async def test_subscription_create_list_and_delete(admin: AdminClient) -> None:
     assert subscription["apiVersion"] == {"handle": "2026-10"}
 
     listed = await admin.gql(
-        "{ webhookSubscriptions(first: 10, topics: [ORDERS_CREATE]) "
-        "{ nodes { id uri } } }"
+        "{ webhookSubscriptions(first: 10, topics: [ORDERS_CREATE]) { nodes { id uri } } }"
     )
     assert listed["data"]["webhookSubscriptions"]["nodes"] == [
         {"id": subscription["id"], "uri": HOOK_URL}
@@ -86,9 +83,7 @@ async def test_delivery_is_signed_with_the_client_secret(
     records = await sim.deliver_webhooks()
     assert [r.outcome for r in records] == ["delivered"]
     headers, body = receiver.received[0]
-    expected = base64.b64encode(
-        hmac.new(b"shpss_secret", body, hashlib.sha256).digest()
-    ).decode()
+    expected = base64.b64encode(hmac.new(b"shpss_secret", body, hashlib.sha256).digest()).decode()
     assert headers["x-shopify-hmac-sha256"] == expected
     assert headers["x-shopify-topic"] == "orders/create"
     assert headers["x-shopify-shop-domain"] == SHOP
@@ -154,9 +149,7 @@ async def test_drop_knob_loses_deliveries_reproducibly(
     sim.set_default_webhook_url(HOOK_URL)
     sim.set_webhook_knobs(WebhookKnobs(drop_rate=0.5))
     for _ in range(40):
-        sim.create_order(
-            SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending"
-        )
+        sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending")
     await sim.deliver_webhooks()
     dropped = [r for r in sim.webhook_log if r.outcome == "dropped"]
     assert 5 < len(dropped) < 35
@@ -169,9 +162,7 @@ async def test_duplicate_knob_repeats_the_same_webhook_id(
     sim.add_shop(SHOP)
     sim.set_default_webhook_url(HOOK_URL)
     sim.set_webhook_knobs(WebhookKnobs(duplicate_rate=1.0))
-    sim.create_order(
-        SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending"
-    )
+    sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending")
     await sim.deliver_webhooks()
     assert len(receiver.received) == 2
     first, second = (headers for headers, _ in receiver.received)
@@ -184,9 +175,7 @@ async def test_delay_knob_holds_deliveries_until_due(
     sim.add_shop(SHOP)
     sim.set_default_webhook_url(HOOK_URL)
     sim.set_webhook_knobs(WebhookKnobs(delay_seconds=30))
-    sim.create_order(
-        SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending"
-    )
+    sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}], financial_status="pending")
     assert await sim.deliver_webhooks() == []
     clock.advance(30)
     assert [r.topic for r in await sim.deliver_webhooks()] == ["orders/create"]
@@ -199,9 +188,7 @@ async def test_failing_endpoint_gets_retries_then_subscription_is_deleted(
     clock: ManualClock,
 ) -> None:
     receiver.status = 500
-    sim.set_webhook_knobs(
-        WebhookKnobs(failures_before_removal=3, retry_base_seconds=10)
-    )
+    sim.set_webhook_knobs(WebhookKnobs(failures_before_removal=3, retry_base_seconds=10))
     await _subscribe(admin, "ORDERS_CREATE")
     sim.create_order(SHOP, line_items=[{"sku": "A", "quantity": 1}])
     for _ in range(3):

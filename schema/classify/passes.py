@@ -16,7 +16,7 @@ merge, in one transaction the caller does not need to open:
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -24,7 +24,9 @@ import structlog
 from core.carriers import SHOPIFY_TRACKING_COMPANIES, carrier_key, resolve_carrier
 from core.report_classes import Thresholds, resolve_thresholds
 from schema.classify.report_sql import (
+    candidate_orders_sql,
     classified_orders_sql,
+    unsynced_in_scope_sql,
     orphan_supplier_orders_sql,
     shop_attention_sql,
 )
@@ -190,6 +192,12 @@ _INCREMENTAL_SCOPE = (
 )
 
 
+async def _stalled_overrides(connection: Connection, thresholds: Thresholds) -> list[timedelta]:
+    """Every shop's tracking_stalled threshold, so the screen's cutoff covers the smallest."""
+    thresholds_by_shop, _ = await _thresholds_param(connection, thresholds)
+    return [timedelta(seconds=entry["tracking_stalled_after"]) for entry in thresholds_by_shop]
+
+
 async def _open_counts(connection: Connection, shop_ids: Sequence[int]) -> dict[int, int]:
     rows = await connection.fetch(
         "SELECT shop_id, count(*) AS n FROM mismatch"
@@ -208,13 +216,23 @@ async def _classify_and_merge(
     scoped: bool,
 ) -> PassResult:
     started = datetime.now(now.tzinfo)
+    # Merge joins on (shop_id) alone with a filter on the rest go quadratic when the estimate
+    # of a small side is off; hash joins (big scopes) and nested loops (small ones) do not.
+    await connection.execute("SET LOCAL enable_mergejoin = off")
+    await connection.execute("SET LOCAL jit = off")
     run_id: int = await connection.fetchval("SELECT nextval('classify_run_id_seq')")
     th, shop_ids = await _thresholds_param(connection, thresholds)
-    carriers = await _carrier_param(connection, scoped=scoped)
+    # Orders are always classified within classify_scope: the dirty set (incremental) or the
+    # screened candidates (full). Orphans and resolution cover everything on a full pass.
+    carriers = await _carrier_param(connection, scoped=True)
     open_before = await _open_counts(connection, shop_ids)
     await connection.execute(_CLASSIFIED)
     await connection.execute(
-        f"INSERT INTO classified {classified_orders_sql(scoped=scoped)}",
+        f"CREATE TEMP TABLE classify_unsynced ON COMMIT DROP AS {unsynced_in_scope_sql()}"
+    )
+    await connection.execute("ANALYZE classify_unsynced")
+    await connection.execute(
+        f"INSERT INTO classified {classified_orders_sql(scoped=True)}",
         th,
         now,
         carriers,
@@ -286,8 +304,21 @@ async def run_full_pass(
     """Classify every order of every connected shop: one report run."""
     async with connection.transaction():
         await connection.execute("SET LOCAL work_mem = '256MB'")
+        await connection.execute("SET LOCAL jit = off")
         # Everything dirty now is covered by this pass; later changes mark themselves again.
         await connection.execute("DELETE FROM classify_dirty")
+        stalled = min(
+            [thresholds.tracking_stalled_after, *await _stalled_overrides(connection, thresholds)]
+        )
+        await connection.execute(
+            "CREATE TEMP TABLE classify_scope (shop_id bigint, order_id bigint) ON COMMIT DROP"
+        )
+        await connection.execute(
+            f"INSERT INTO classify_scope {candidate_orders_sql()}",
+            now - stalled,
+            sorted(SHOPIFY_TRACKING_COMPANIES),
+        )
+        await connection.execute("ANALYZE classify_scope")
         return await _classify_and_merge(
             connection, kind="full", now=now, thresholds=thresholds, scoped=False
         )

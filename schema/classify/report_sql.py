@@ -21,9 +21,11 @@ from schema.classify.unsynced import LIVE_FULFILLMENT_STATUSES_SQL, unsynced_cte
 __all__ = [
     "ORDER_CLASSES",
     "ClassFragment",
+    "candidate_orders_sql",
     "classified_orders_sql",
     "orphan_supplier_orders_sql",
     "shop_attention_sql",
+    "unsynced_in_scope_sql",
     "unsynced_packages_sql",
 ]
 
@@ -50,19 +52,27 @@ th AS (
 )"""
 
 
+def unsynced_in_scope_sql() -> str:
+    """The shipped-but-not-synced packages of the orders in `classify_scope`, from the ONE
+    shared fragment (`schema.classify.unsynced`, grace 0: the report's grace makes them
+    pending). The pass stores them in the temp table `classify_unsynced` (analysed, so the
+    planner knows its size) before classifying.
+    """
+    return f"""
+SELECT u.shop_id, u.package_id
+FROM ({unsynced_cte(grace="'0 seconds'", shop_id="NULL")}) u
+JOIN classify_scope sc ON sc.shop_id = u.shop_id AND sc.order_id = u.order_id
+"""
+
+
 def unsynced_packages_sql(*, scoped: bool) -> str:
     """CTEs `pk` (current packages of live supplier orders, per Shopify order), `uns` (those
-    that are shipped but not synced, from the ONE shared fragment in `schema.classify.unsynced`,
-    grace 0: the report applies its own grace as pending) and `ftn` (tracking numbers on live
-    Shopify fulfilments, per order, for mismatches, duplicates and carriers).
+    of them shipped but not synced: `classify_unsynced`, see `unsynced_in_scope_sql`) and
+    `ftn` (tracking numbers on live Shopify fulfilments, per order, for mismatches,
+    duplicates and carriers).
     """
     scope_so = (
         "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
-        if scoped
-        else ""
-    )
-    scope_u = (
-        "JOIN classify_scope sc ON sc.shop_id = u.shop_id AND sc.order_id = u.order_id"
         if scoped
         else ""
     )
@@ -82,9 +92,7 @@ pk AS (
     WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
 ),
 uns AS (
-    SELECT u.shop_id, u.package_id
-    FROM ({unsynced_cte(grace="'0 seconds'", shop_id="NULL")}) u
-    {scope_u}
+    SELECT shop_id, package_id FROM classify_unsynced
 ),
 ftn AS (
     SELECT f.shop_id, f.order_id, t.norm, count(*) AS copies,
@@ -463,4 +471,79 @@ SELECT s.shop_id, 'shop' AS subject_kind, s.shop_id AS subject_key, NULL::bigint
        '{{}}'::bigint[] AS account_ids, '{{}}'::text[] AS carriers
 FROM shop s JOIN th ON th.shop_id = s.shop_id
 WHERE s.status = 'needs_attention'
+"""
+
+
+def candidate_orders_sql() -> str:
+    """Every order any class could apply to, found with cheap set-based screens (full pass).
+
+    Each branch is a superset of the orders one or more classes can match; the detailed
+    classifier then runs on these candidates only (as `classify_scope`). Parameters:
+    $1 timestamptz (now minus the smallest stalled threshold), $2 text[] (Shopify's companies).
+    The branches, by the classes they stand for:
+    - packages and fulfilment tracking numbers that do not pair up, or pair with different
+      carriers, or a package without movement (shipped_not_synced, tracking_mismatch,
+      partially_synced, fulfilled_without_supplier_shipment, push_failed, tracking_stalled);
+    - fulfilments without tracking or with an unknown company (carrier_not_recognised,
+      fulfilled_without_supplier_shipment), a tracking number on two fulfilments
+      (duplicate_fulfilment; an over-fulfilled line with distinct numbers is found when its
+      order changes, by the incremental pass, or when another branch names the order);
+    - open, scheduled or held fulfillment orders (partially_synced, held_in_shopify,
+      archived_unfulfilled, cancelled_at_supplier_open_in_shopify);
+    - orders cancelled, not paid, or archived unfulfilled (cancelled_in_shopify_active_at_supplier,
+      payment_pending, archived_unfulfilled); orders without a supplier order (paid_not_placed);
+      cancelled supplier orders; parked pushes; and every order with an open mismatch row.
+    """
+    return f"""
+WITH pkf AS (
+    SELECT s.shop_id, s.shopify_order_id AS order_id, p.tracking_number_norm AS norm, p.carrier,
+           coalesce(p.last_event_at, p.shipped_at, p.stored_at) < $1::timestamptz
+             AND s.status <> 'delivered'
+             AND coalesce(lower(p.tracking_status), '') NOT IN ('delivered', 'returned')
+             AS maybe_stalled
+    FROM package p
+    JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
+    WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
+),
+ftf AS NOT MATERIALIZED (
+    SELECT f.shop_id, f.order_id, t.norm, f.tracking_company
+    FROM shopify_fulfillment f
+    CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
+    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+)
+SELECT coalesce(pkf.shop_id, ftf.shop_id), coalesce(pkf.order_id, ftf.order_id)
+FROM pkf
+FULL JOIN ftf ON ftf.shop_id = pkf.shop_id AND ftf.order_id = pkf.order_id
+             AND ftf.norm = pkf.norm
+WHERE pkf.norm IS NULL OR ftf.norm IS NULL OR pkf.maybe_stalled
+   OR pkf.carrier IS DISTINCT FROM ftf.tracking_company
+UNION
+SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
+WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+  AND (cardinality(f.tracking_numbers_norm) = 0
+       OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[])))
+UNION
+SELECT ftf.shop_id, ftf.order_id FROM ftf
+GROUP BY ftf.shop_id, ftf.order_id, ftf.norm HAVING count(*) > 1
+UNION
+SELECT fo.shop_id, fo.order_id FROM shopify_fulfillment_order fo
+WHERE lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
+UNION
+SELECT o.shop_id, o.order_id FROM shopify_order o
+WHERE o.cancelled_at IS NOT NULL
+   OR lower(coalesce(o.financial_status, '')) <> 'paid'
+   OR (o.closed_at IS NOT NULL
+       AND lower(coalesce(o.fulfillment_status, '')) NOT IN ('fulfilled', 'restocked'))
+UNION
+SELECT o.shop_id, o.order_id FROM shopify_order o
+WHERE NOT EXISTS (SELECT 1 FROM supplier_order s
+                  WHERE s.shop_id = o.shop_id AND s.shopify_order_id = o.order_id)
+UNION
+SELECT s.shop_id, s.shopify_order_id FROM supplier_order s
+WHERE s.status = 'cancelled' AND s.shopify_order_id IS NOT NULL
+UNION
+SELECT pu.shop_id, pu.order_id FROM push pu WHERE pu.status = 'failed'
+UNION
+SELECT m.shop_id, m.order_id FROM mismatch m
+WHERE m.resolved_at IS NULL AND m.subject_kind = 'order'
 """

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
+from asyncpg import Record
 
 from core.report_classes import CLASS_SPECS, ActionBy, MismatchClass, Outcome, action_for
 from schema.queries.report import SortKey
@@ -29,6 +30,9 @@ __all__ = [
     "render_row",
     "utc_iso",
 ]
+
+# A database row (asyncpg Record) or the same as a plain mapping.
+Row = Record | Mapping[str, Any]
 
 _LOCAL_TIMES = ("since", "breaks_at", "first_seen_at", "last_seen_at", "resolved_at")
 
@@ -47,7 +51,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _action(row: Mapping[str, Any]) -> dict[str, Any] | None:
+def _action(row: Row) -> dict[str, Any] | None:
     if row["row_kind"] != "m":
         return None
     if row["resolved_at"] is not None:
@@ -63,7 +67,7 @@ def _action(row: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"by": by.value, "text": action_for(mismatch_class, outcome), "taken": False}
 
 
-def render_row(row: Mapping[str, Any], *, as_of: datetime) -> dict[str, Any]:
+def render_row(row: Row, *, as_of: datetime) -> dict[str, Any]:
     """One report row as the API shows it (JSON and NDJSON)."""
     zone = _zone(row["shop_timezone"])
     is_mismatch = row["row_kind"] == "m"
@@ -224,7 +228,7 @@ def csv_line(row: dict[str, Any]) -> str:
     return _write([_flat(row)])
 
 
-def encode_cursor(row: Mapping[str, Any], *, as_of: datetime) -> str:
+def encode_cursor(row: Row, *, as_of: datetime) -> str:
     payload = [
         row["priority"],
         utc_iso(row["since"]),

@@ -88,8 +88,10 @@ async def _run(url: str, orders: int, redis_url: str, *, api: bool) -> None:
             await seed_shop(connection, domain=f"bench{i}.myshopify.com", timezone="Europe/Paris")
             for i in range(10)
         ]
-        accounts = [await seed_account(connection, name=f"bench-{kind}", kind=kind)
-                    for kind in ("cj", "aliexpress", "generic")]
+        accounts = [
+            await seed_account(connection, name=f"bench-{kind}", kind=kind)
+            for kind in ("cj", "aliexpress", "generic")
+        ]
         started = time.perf_counter()
         await seed_bulk(
             connection,
@@ -111,8 +113,10 @@ async def _run(url: str, orders: int, redis_url: str, *, api: bool) -> None:
                 "push",
             )
         }
-        print(f"seeded {orders:,} orders in {seeded:.1f} s: "
-              + ", ".join(f"{table} {count:,}" for table, count in counts.items()))
+        print(
+            f"seeded {orders:,} orders in {seeded:.1f} s: "
+            + ", ".join(f"{table} {count:,}" for table, count in counts.items())
+        )
 
         async def baseline() -> int:
             found: int = await connection.fetchval(
@@ -168,12 +172,21 @@ async def _run(url: str, orders: int, redis_url: str, *, api: bool) -> None:
 
     print(f"\nreport at {orders:,} orders ({breaks:,} breaks, {first.found:,} open rows)")
     _line("baseline: anti-join orders vs supplier orders", f"{base_s * 1000:.0f} ms")
-    _line("full pass, first (inserts every row)", f"{first_s * 1000:.0f} ms",
-          f"{first_s / base_s:.1f}x baseline")
-    _line("full pass, steady state", f"{full_s * 1000:.0f} ms",
-          f"{full_s / base_s:.1f}x baseline (target <= 8x)")
-    _line(f"incremental pass, {dirty:,} dirty subjects", f"{incremental_s * 1000:.0f} ms",
-          "(target <= 200 ms)")
+    _line(
+        "full pass, first (inserts every row)",
+        f"{first_s * 1000:.0f} ms",
+        f"{first_s / base_s:.1f}x baseline",
+    )
+    _line(
+        "full pass, steady state",
+        f"{full_s * 1000:.0f} ms",
+        f"{full_s / base_s:.1f}x baseline (target <= 8x)",
+    )
+    _line(
+        f"incremental pass, {dirty:,} dirty subjects",
+        f"{incremental_s * 1000:.0f} ms",
+        "(target <= 200 ms)",
+    )
     del full, incremental
     if api:
         await _api(url, redis_url, token, shops)
@@ -189,7 +202,7 @@ async def _api(url: str, redis_url: str, token: str, shops: list[int]) -> None:
         "DROPSYNC_SECRET_KEYS": "bP6mV9cR0yVbq7S9T3mF7k2r1YwB6kq2a0mXo8x5Zb8=",
         "DROPSYNC_LOG_LEVEL": "warning",
     }
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: ASYNC220  (the server under test runs for the whole bench)
         [sys.executable, "-m", "bench.report.server", str(port)],
         cwd=_ROOT,
         env=env,
@@ -213,14 +226,14 @@ async def _api(url: str, redis_url: str, token: str, shops: list[int]) -> None:
                 return (
                     await client.get(
                         "/reports/mismatches",
-                        params={"shop_id": shops[3], "class": "shipped_not_synced",
-                                "limit": 100},
+                        params={"shop_id": shops[3], "class": "shipped_not_synced", "limit": 100},
                     )
                 ).raise_for_status()
 
             async def unfiltered() -> httpx.Response:
-                return (await client.get("/reports/mismatches", params={"limit": 100})
-                        ).raise_for_status()
+                return (
+                    await client.get("/reports/mismatches", params={"limit": 100})
+                ).raise_for_status()
 
             await summary()
             await page()
@@ -228,17 +241,21 @@ async def _api(url: str, redis_url: str, token: str, shops: list[int]) -> None:
             page_s, page_response = await _timed(page, repeat=5)
             unfiltered_s, _ = await _timed(unfiltered, repeat=5)
             _line("summary", f"{summary_s * 1000:.0f} ms", "(target <= 300 ms)")
-            _line(f"filtered page ({len(page_response.json()['rows'])} rows)",
-                  f"{page_s * 1000:.0f} ms", "(target <= 100 ms)")
+            _line(
+                f"filtered page ({len(page_response.json()['rows'])} rows)",
+                f"{page_s * 1000:.0f} ms",
+                "(target <= 100 ms)",
+            )
             _line("unfiltered first page (100 rows)", f"{unfiltered_s * 1000:.0f} ms")
 
             # reset the peak-RSS mark, so VmHWM below is the export's own peak
-            Path(f"/proc/{server.pid}/clear_refs").write_text("5")
+            Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # noqa: ASYNC240  (procfs)
             idle_kib = _rss_kib(server.pid, "VmRSS")
             rows = 0
             started = time.perf_counter()
             async with client.stream(
-                "GET", "/reports/mismatches",
+                "GET",
+                "/reports/mismatches",
                 params={"format": "csv", "outcome": "ok,pending,break"},
             ) as response:
                 response.raise_for_status()
@@ -246,11 +263,16 @@ async def _api(url: str, redis_url: str, token: str, shops: list[int]) -> None:
                     rows += chunk.count(b"\n")
             export_s = time.perf_counter() - started
             peak_kib = _rss_kib(server.pid, "VmHWM")
-            _line(f"CSV export, {rows - 1:,} rows", f"{export_s:.1f} s",
-                  f"{(rows - 1) / export_s:,.0f} rows/s")
-            _line("CSV export peak RSS over idle",
-                  f"{(peak_kib - idle_kib) / 1024:.1f} MiB",
-                  f"(idle {idle_kib / 1024:.0f} MiB; target < 100 MiB)")
+            _line(
+                f"CSV export, {rows - 1:,} rows",
+                f"{export_s:.1f} s",
+                f"{(rows - 1) / export_s:,.0f} rows/s",
+            )
+            _line(
+                "CSV export peak RSS over idle",
+                f"{(peak_kib - idle_kib) / 1024:.1f} MiB",
+                f"(idle {idle_kib / 1024:.0f} MiB; target < 100 MiB)",
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)

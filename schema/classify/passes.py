@@ -26,9 +26,9 @@ from core.report_classes import Thresholds, resolve_thresholds
 from schema.classify.report_sql import (
     candidate_orders_sql,
     classified_orders_sql,
-    unsynced_in_scope_sql,
     orphan_supplier_orders_sql,
     shop_attention_sql,
+    unsynced_in_scope_sql,
 )
 from schema.db import Connection
 

@@ -439,8 +439,9 @@ def orphan_supplier_orders_sql(*, scoped: bool) -> str:
     return f"""
 WITH {_THRESHOLDS}
 SELECT s.shop_id, 'supplier_order' AS subject_kind, s.supplier_order_id AS subject_key,
-       NULL::bigint AS order_id, s.supplier_order_id, '{_C.SUPPLIER_ORDER_WITHOUT_SHOPIFY_ORDER.value}'
-       AS class, {spec.base_priority} AS base_priority, s.stored_at AS since,
+       NULL::bigint AS order_id, s.supplier_order_id,
+       '{_C.SUPPLIER_ORDER_WITHOUT_SHOPIFY_ORDER.value}' AS class,
+       {spec.base_priority} AS base_priority, s.stored_at AS since,
        s.stored_at + th.orphan_grace AS breaks_at,
        jsonb_build_object('external_id', s.external_id, 'reference', s.reference,
                           'status', s.status, 'shopify_order_id', s.shopify_order_id) AS detail,

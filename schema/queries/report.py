@@ -138,42 +138,34 @@ _PUSH_BLOCKS = """
 """
 
 
-def mismatch_rows_sql(
-    report_filter: ReportFilter,
-    *,
-    as_of: datetime,
-    priority_step: timedelta,
-    buckets: AgeBuckets,
-    after: SortKey | None,
-    limit: int | None,
-    with_sides: bool = True,
-) -> tuple[str, list[Any]]:
-    """The SQL and arguments for one page (or, with `limit` None, every row) of the report."""
-    params = _Params()
-    now = params.add(as_of)
-    step = max(int(priority_step.total_seconds()), 1)
-    age = f"({now}::timestamptz - m.since)"
-    priority = (
-        f"greatest(1, m.base_priority - floor(extract(epoch FROM {age}) / {step})::int)"
-    )
-    outcomes = set(report_filter.outcomes)
-    lifecycles = set(report_filter.lifecycles or ())
+def _mismatch_where(
+    f: ReportFilter, params: _Params, *, priority: str, age: str, buckets: AgeBuckets
+) -> list[str]:
+    """The WHERE conditions on `mismatch m` for a filter; values always bound."""
+    outcomes = set(f.outcomes)
+    lifecycles = set(f.lifecycles or ())
     where = ["TRUE"]
-    f = report_filter
     if f.shop_ids is not None:
         where.append(f"m.shop_id = ANY ({params.add(list(f.shop_ids))}::bigint[])")
     if f.order_id is not None:
         where.append(f"m.order_id = {params.add(f.order_id)}::bigint")
     open_outcomes = sorted(outcomes & {"break", "pending"})
-    show_resolved = "resolved" in lifecycles or "ok" in outcomes
     row_state = []
     if open_outcomes:
         row_state.append(
             f"(m.resolved_at IS NULL AND m.outcome = ANY ({params.add(open_outcomes)}::text[]))"
         )
-    if show_resolved:
+    if "resolved" in lifecycles or "ok" in outcomes:
         row_state.append("m.resolved_at IS NOT NULL")
     where.append("(" + (" OR ".join(row_state) or "FALSE") + ")")
+    where.extend(_attribute_where(f, params, priority=priority, age=age, buckets=buckets))
+    return where
+
+
+def _attribute_where(
+    f: ReportFilter, params: _Params, *, priority: str, age: str, buckets: AgeBuckets
+) -> list[str]:
+    where = []
     if f.classes:
         where.append(f"m.class = ANY ({params.add(list(f.classes))}::text[])")
     if f.lifecycles:
@@ -195,7 +187,66 @@ def mismatch_rows_sql(
         where.append(f"m.since >= {params.add(f.since_from)}")
     if f.since_to is not None:
         where.append(f"m.since < {params.add(f.since_to)}")
+    return where
 
+
+def _ok_rows_select(f: ReportFilter, params: _Params, *, now: str) -> str:
+    """Shopify orders with no open mismatch, as `ok` rows in the same column layout."""
+    ok_where = ["NOT o.test"]
+    if f.shop_ids is not None:
+        ok_where.append(f"o.shop_id = ANY ({params.add(list(f.shop_ids))}::bigint[])")
+    if f.order_id is not None:
+        ok_where.append(f"o.order_id = {params.add(f.order_id)}::bigint")
+    if f.since_from is not None:
+        ok_where.append(f"o.created_at >= {params.add(f.since_from)}")
+    if f.since_to is not None:
+        ok_where.append(f"o.created_at < {params.add(f.since_to)}")
+    if f.account_ids or f.supplier_kinds:
+        accounts = (
+            f"{params.add(list(f.account_ids))}::bigint[]"
+            if f.account_ids
+            else f"ARRAY(SELECT account_id FROM supplier_account"
+            f" WHERE kind = ANY ({params.add(list(f.supplier_kinds or ()))}::text[]))"
+        )
+        ok_where.append(
+            f"EXISTS (SELECT 1 FROM supplier_order s WHERE s.shop_id = o.shop_id"
+            f" AND s.shopify_order_id = o.order_id AND s.account_id = ANY ({accounts}))"
+        )
+    return f"""
+        SELECT o.shop_id, 'o', o.order_id, NULL::bigint, 'order', o.order_id, NULL::bigint,
+               NULL::text, 'ok', NULL::int, 9, o.created_at, NULL::timestamptz,
+               extract(epoch FROM ({now}::timestamptz - o.created_at))::bigint, NULL::text,
+               NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::bigint, NULL::bigint,
+               NULL::timestamptz, NULL::text, NULL::jsonb, NULL::text[], NULL::bigint[],
+               NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::text,
+               NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::text
+        FROM shopify_order o
+        WHERE {" AND ".join(ok_where)}
+          AND NOT EXISTS (SELECT 1 FROM mismatch m
+                          WHERE m.shop_id = o.shop_id AND m.order_id = o.order_id
+                            AND m.resolved_at IS NULL)
+        """
+
+
+def mismatch_rows_sql(
+    report_filter: ReportFilter,
+    *,
+    as_of: datetime,
+    priority_step: timedelta,
+    buckets: AgeBuckets,
+    after: SortKey | None,
+    limit: int | None,
+    with_sides: bool = True,
+) -> tuple[str, list[Any]]:
+    """The SQL and arguments for one page (or, with `limit` None, every row) of the report."""
+    params = _Params()
+    now = params.add(as_of)
+    step = max(int(priority_step.total_seconds()), 1)
+    age = f"({now}::timestamptz - m.since)"
+    priority = f"greatest(1, m.base_priority - floor(extract(epoch FROM {age}) / {step})::int)"
+    where = _mismatch_where(report_filter, params, priority=priority, age=age, buckets=buckets)
+    f = report_filter
+    outcomes = set(f.outcomes)
     selects = [
         f"""
         SELECT m.shop_id, 'm' AS row_kind, m.mismatch_id AS row_key, m.mismatch_id,
@@ -221,42 +272,7 @@ def mismatch_rows_sql(
         and not f.age_buckets
     )
     if ok_rows_wanted:
-        ok_where = ["NOT o.test"]
-        if f.shop_ids is not None:
-            ok_where.append(f"o.shop_id = ANY ({params.add(list(f.shop_ids))}::bigint[])")
-        if f.order_id is not None:
-            ok_where.append(f"o.order_id = {params.add(f.order_id)}::bigint")
-        if f.since_from is not None:
-            ok_where.append(f"o.created_at >= {params.add(f.since_from)}")
-        if f.since_to is not None:
-            ok_where.append(f"o.created_at < {params.add(f.since_to)}")
-        if f.account_ids or f.supplier_kinds:
-            accounts = (
-                f"{params.add(list(f.account_ids))}::bigint[]"
-                if f.account_ids
-                else f"ARRAY(SELECT account_id FROM supplier_account"
-                f" WHERE kind = ANY ({params.add(list(f.supplier_kinds or ()))}::text[]))"
-            )
-            ok_where.append(
-                f"EXISTS (SELECT 1 FROM supplier_order s WHERE s.shop_id = o.shop_id"
-                f" AND s.shopify_order_id = o.order_id AND s.account_id = ANY ({accounts}))"
-            )
-        selects.append(
-            f"""
-            SELECT o.shop_id, 'o', o.order_id, NULL::bigint, 'order', o.order_id, NULL::bigint,
-                   NULL::text, 'ok', NULL::int, 9, o.created_at, NULL::timestamptz,
-                   extract(epoch FROM ({now}::timestamptz - o.created_at))::bigint, NULL::text,
-                   NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::bigint, NULL::bigint,
-                   NULL::timestamptz, NULL::text, NULL::jsonb, NULL::text[], NULL::bigint[],
-                   NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::text,
-                   NULL::timestamptz, NULL::text, NULL::timestamptz, NULL::text
-            FROM shopify_order o
-            WHERE {" AND ".join(ok_where)}
-              AND NOT EXISTS (SELECT 1 FROM mismatch m
-                              WHERE m.shop_id = o.shop_id AND m.order_id = o.order_id
-                                AND m.resolved_at IS NULL)
-            """
-        )
+        selects.append(_ok_rows_select(f, params, now=now))
     cursor_condition = "TRUE"
     if after is not None:
         cursor_condition = (

@@ -7,7 +7,7 @@ needs a read-write token and is written to the order's timeline with the token a
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 import structlog
@@ -36,7 +36,7 @@ from service.report_rows import (
 from service.responses import JsonResponse
 from service.runtime import Resources
 from service.settings import Settings
-from workers import names
+from workers.names import PUSH_SHOP
 from workers.trigger import trigger
 
 __all__ = ["router"]
@@ -66,8 +66,7 @@ def _closed(values: Sequence[str] | None, allowed: Sequence[str], name: str) -> 
         raise ApiError(
             422,
             "invalid_filter",
-            f"{name}: unknown value(s) {', '.join(unknown)}; expected one of "
-            f"{', '.join(allowed)}",
+            f"{name}: unknown value(s) {', '.join(unknown)}; expected one of {', '.join(allowed)}",
         )
     return items or None
 
@@ -109,7 +108,7 @@ def _format(request: Request, explicit: str | None) -> str:
 
 
 @router.get("/mismatches", summary="Mismatch rows, both sides; JSON pages or streamed CSV/NDJSON")
-async def list_mismatches(  # noqa: PLR0913, C901  (the filters are the interface)
+async def list_mismatches(  # noqa: PLR0917  (FastAPI reads the filters from the signature)
     request: Request,
     principal: PrincipalDep,
     shop_id: Annotated[list[str] | None, Query(description="Shop ids (scope-checked).")] = None,
@@ -121,7 +120,8 @@ async def list_mismatches(  # noqa: PLR0913, C901  (the filters are the interfac
     lifecycle: Annotated[list[str] | None, Query(description="new, persisting, resolved.")] = None,
     age_bucket: Annotated[list[str] | None, Query()] = None,
     supplier: Annotated[
-        list[str] | None, Query(description="Supplier kind (cj, aliexpress, generic) or account id.")
+        list[str] | None,
+        Query(description="Supplier kind (cj, aliexpress, generic) or account id."),
     ] = None,
     carrier: Annotated[list[str] | None, Query()] = None,
     since_from: Annotated[datetime | None, Query(alias="from")] = None,
@@ -155,7 +155,14 @@ async def list_mismatches(  # noqa: PLR0913, C901  (the filters are the interfac
         after, as_of = decode_cursor(cursor)
     if output == "json":
         page_size = min(limit or 100, _MAX_PAGE)
-        return await _json_page(resources, report_filter, as_of, after, page_size, buckets)
+        return await _json_page(
+            resources,
+            report_filter,
+            as_of=as_of,
+            after=after,
+            page_size=page_size,
+            buckets=buckets,
+        )
     sql, args = mismatch_rows_sql(
         report_filter,
         as_of=as_of,
@@ -176,6 +183,7 @@ async def list_mismatches(  # noqa: PLR0913, C901  (the filters are the interfac
 async def _json_page(
     resources: Resources,
     report_filter: ReportFilter,
+    *,
     as_of: datetime,
     after: Any,
     page_size: int,
@@ -247,8 +255,12 @@ async def read_summary(
     for row in counts:
         entry = by_class.setdefault(
             row["class"],
-            {"break": 0, "pending": 0, "suppressed": 0, "by_age_bucket": dict.fromkeys(
-                buckets.labels, 0)},
+            {
+                "break": 0,
+                "pending": 0,
+                "suppressed": 0,
+                "by_age_bucket": dict.fromkeys(buckets.labels, 0),
+            },
         )
         entry[row["outcome"]] += row["total"]
         entry["suppressed"] += row["suppressed"]
@@ -272,7 +284,9 @@ async def read_summary(
         if bridge is None:
             reasons.append("no full classification run yet")
         elif bridge["finished_at"] < as_of - timedelta(hours=2):
-            reasons.append(f"last full classification run is stale ({utc_iso(bridge['finished_at'])})")
+            reasons.append(
+                f"last full classification run is stale ({utc_iso(bridge['finished_at'])})"
+            )
         if reasons:
             verdict = "incomplete"
         elif open_counts["active_breaks"] > 0:
@@ -306,9 +320,7 @@ async def read_summary(
 def _bridge(bridge: dict[str, Any] | None) -> dict[str, Any] | None:
     if bridge is None:
         return None
-    residual = (
-        bridge["open_before"] + bridge["opened"] - bridge["resolved"] - bridge["open_now"]
-    )
+    residual = bridge["open_before"] + bridge["opened"] - bridge["resolved"] - bridge["open_now"]
     return {
         "run_id": bridge["run_id"],
         "run_finished_at": utc_iso(bridge["finished_at"]),
@@ -522,7 +534,9 @@ async def retry_push(
         row = await _load_row(connection, shop_id, mismatch_id)
         if row["class"] != MismatchClass.PUSH_FAILED.value or row["order_id"] is None:
             raise ApiError(
-                409, "not_a_failed_push", f"mismatch {mismatch_id} is {row['class']}, not push_failed"
+                409,
+                "not_a_failed_push",
+                f"mismatch {mismatch_id} is {row['class']}, not push_failed",
             )
         push_ids = await _reset_failed_pushes(connection, shop_id=shop_id, order_id=row["order_id"])
         if not push_ids:
@@ -536,7 +550,7 @@ async def retry_push(
         )
     queued = await trigger(
         resources.redis,
-        names.PUSH_SHOP,
+        PUSH_SHOP,
         shop_id,
         queue_name=resources.runtime.settings.queue_name,
     )
@@ -563,6 +577,3 @@ async def _reset_failed_pushes(connection: Any, *, shop_id: int, order_id: int) 
         push_ids,
     )
     return push_ids
-
-
-_ = Literal  # keep typing import stable for readers of the signature above

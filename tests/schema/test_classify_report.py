@@ -1,12 +1,14 @@
 """The report classifier finds each planted break with the right class, outcome and lifecycle."""
 
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 
 from core.report_classes import Thresholds
 from schema.classify.passes import run_full_pass, run_incremental_pass
+from schema.db import Connection
 from tests.seed import (
     EXPECTED,
     NOW,
@@ -24,7 +26,7 @@ from tests.seed import (
 DAY = timedelta(days=1)
 
 
-async def _rows(connection: asyncpg.Connection, shop_id: int) -> dict[tuple[int, str], dict]:  # type: ignore[type-arg]
+async def _rows(connection: Connection, shop_id: int) -> dict[tuple[int, str], dict[str, Any]]:
     rows = await connection.fetch(
         "SELECT * FROM mismatch WHERE shop_id = $1 AND resolved_at IS NULL", shop_id
     )
@@ -167,8 +169,8 @@ async def test_bulk_seed_plants_breaks_of_every_kind(pool: asyncpg.Pool, orders:
             connection, shape=BulkShape(orders=orders), shop_ids=shops, account_ids=accounts
         )
         await run_full_pass(connection, now=NOW, thresholds=Thresholds())
-        counts = dict(
-            await connection.fetch(
+        counts: dict[str, int] = dict(
+            await connection.fetch(  # type: ignore[arg-type]
                 "SELECT class, count(*) FROM mismatch WHERE resolved_at IS NULL GROUP BY class"
             )
         )

@@ -4,12 +4,14 @@ and scope: a token never sees or touches a shop outside its scope."""
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
 import orjson
 import pytest
 
+from clients.shopify_sync import SYNC_TOPICS
 from core.report_classes import Thresholds
 from schema.classify.passes import run_full_pass
 from tests.conftest import make_token
@@ -50,8 +52,10 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def _all_rows(client: httpx.AsyncClient, headers: dict[str, str], **params: object) -> list:
-    rows: list = []
+async def _all_rows(
+    client: httpx.AsyncClient, headers: dict[str, str], **params: Any
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     cursor = None
     while True:
         query = {**params, **({"cursor": cursor} if cursor else {})}
@@ -97,9 +101,7 @@ async def test_filters_narrow_rows(
     pool: asyncpg.Pool, client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     ids = await _store(pool)
-    by_class = await _all_rows(
-        client, admin_headers, **{"class": "shipped_not_synced,push_failed"}
-    )
+    by_class = await _all_rows(client, admin_headers, **{"class": "shipped_not_synced,push_failed"})
     assert {row["class"] for row in by_class} == {"shipped_not_synced", "push_failed"}
     pending = await _all_rows(client, admin_headers, outcome="pending")
     assert {row["outcome"] for row in pending} == {"pending"}
@@ -188,8 +190,6 @@ async def test_summary_counts_verdicts_and_bridge(
 async def test_verdict_is_breaks_once_data_is_complete_and_clean_after_acknowledging(
     pool: asyncpg.Pool, client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    from clients.shopify_sync import SYNC_TOPICS
-
     ids = await _store(pool)
     other = ids["other"]
     async with pool.acquire() as connection:
@@ -293,9 +293,7 @@ async def test_missing_or_bad_token_is_401(
 ) -> None:
     del pool
     missing = await client.request(method, path, json={"reason": "x"})
-    bad = await client.request(
-        method, path, json={"reason": "x"}, headers=_auth("dsk_not-a-token")
-    )
+    bad = await client.request(method, path, json={"reason": "x"}, headers=_auth("dsk_not-a-token"))
     assert (missing.status_code, bad.status_code) == (401, 401)
 
 
@@ -338,7 +336,9 @@ async def test_scope_hides_other_shops_everywhere(
         headers=headers,
     )
     assert response.status_code == 404
-    assert await pool.fetchval("SELECT count(*) FROM order_event WHERE actor LIKE 'api-token:%'") == 0
+    assert (
+        await pool.fetchval("SELECT count(*) FROM order_event WHERE actor LIKE 'api-token:%'") == 0
+    )
 
 
 async def test_push_retry_refuses_other_classes(

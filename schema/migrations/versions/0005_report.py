@@ -30,7 +30,10 @@ _FUNCTIONS = (
 CREATE FUNCTION classify_mark_orders() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO classify_dirty (shop_id, subject_kind, subject_key)
-    SELECT DISTINCT shop_id, 'order', order_id FROM changed WHERE order_id IS NOT NULL
+    SELECT DISTINCT c.shop_id, 'order', c.order_id FROM changed c
+    WHERE c.order_id IS NOT NULL
+      -- a shop being erased (shop/redact) cascades here: nothing left to classify
+      AND EXISTS (SELECT 1 FROM shop s WHERE s.shop_id = c.shop_id)
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$
@@ -39,7 +42,8 @@ END $$
 CREATE FUNCTION classify_mark_supplier_orders() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO classify_dirty (shop_id, subject_kind, subject_key)
-    SELECT DISTINCT shop_id, 'supplier_order', supplier_order_id FROM changed
+    SELECT DISTINCT c.shop_id, 'supplier_order', c.supplier_order_id FROM changed c
+    WHERE EXISTS (SELECT 1 FROM shop s WHERE s.shop_id = c.shop_id)
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$

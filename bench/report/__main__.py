@@ -64,7 +64,9 @@ def _line(label: str, value: str, target: str = "") -> None:
     print(f"  {label:<46} {value:>14}  {target}")
 
 
-async def _bench(admin_url: str, orders: int, redis_url: str, *, api: bool) -> None:
+async def _bench(
+    admin_url: str, orders: int, redis_url: str, *, api: bool, keep: bool = False
+) -> None:
     name = f"dropsync_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -74,9 +76,12 @@ async def _bench(admin_url: str, orders: int, redis_url: str, *, api: bool) -> N
         await asyncio.to_thread(upgrade_to_head, url)
         await _run(url, orders, redis_url, api=api)
     finally:
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        if keep:
+            print(f"kept database {name}")
+        else:
+            admin = await asyncpg.connect(admin_url)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
 
 
 async def _run(url: str, orders: int, redis_url: str, *, api: bool) -> None:
@@ -290,11 +295,16 @@ def main() -> None:
     )
     parser.add_argument("--no-api", action="store_true", help="Skip the API measurements.")
     parser.add_argument(
+        "--keep", action="store_true", help="Keep the bench database (prints its name)."
+    )
+    parser.add_argument(
         "--redis-url",
         default=os.environ.get("DROPSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
     )
     args = parser.parse_args()
-    asyncio.run(_bench(args.admin_url, args.orders, args.redis_url, api=not args.no_api))
+    asyncio.run(
+        _bench(args.admin_url, args.orders, args.redis_url, api=not args.no_api, keep=args.keep)
+    )
 
 
 if __name__ == "__main__":

@@ -526,7 +526,7 @@ _BULK_SQL = """
 CREATE TEMP TABLE bulk_orders ON COMMIT DROP AS
 SELECT g,
        $2::bigint + g AS order_id,
-       shop_ids[1 + (g % cardinality(shop_ids))] AS shop_id,
+       shop_ids[1 + (g % 7919) % cardinality(shop_ids)] AS shop_id,
        account_ids[1 + (g % cardinality(account_ids))] AS account_id,
        CASE WHEN g % $3 = 0 THEN 1 + (g / $3) % 12 ELSE 0 END AS k,
        $4::timestamptz - make_interval(mins => (g % 43200)::int) - interval '1 day' AS created_at,

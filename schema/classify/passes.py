@@ -103,7 +103,14 @@ CREATE TEMP TABLE classified (
 """
 
 _MERGE = """
-WITH up AS (
+WITH was_resolved AS (
+    -- read before the upsert (one statement, one snapshot): rows this pass reopens
+    SELECT m.mismatch_id FROM mismatch m
+    JOIN classified c ON c.shop_id = m.shop_id AND c.subject_kind = m.subject_kind
+                     AND c.subject_key = m.subject_key AND c.class = m.class
+    WHERE m.resolved_at IS NOT NULL
+),
+up AS (
     INSERT INTO mismatch AS m (
         shop_id, subject_kind, subject_key, order_id, supplier_order_id, class, outcome,
         base_priority, since, breaks_at, detail, account_ids, carriers, lifecycle,
@@ -145,7 +152,8 @@ WITH up AS (
         resolved_run_id = NULL,
         resolution = NULL
     RETURNING m.shop_id, m.mismatch_id, m.order_id, m.supplier_order_id, m.class, m.outcome,
-              m.first_seen_at = $1 AS opened
+              m.xmax::text = '0' OR m.mismatch_id IN (SELECT mismatch_id FROM was_resolved)
+                  AS opened
 ),
 events AS (
     INSERT INTO order_event (shop_id, order_id, supplier_order_id, kind, actor, detail)

@@ -121,6 +121,40 @@ async def test_incremental_pass_reclassifies_only_changed_orders(pool: asyncpg.P
     assert result.resolved == 1
 
 
+async def test_a_pass_at_the_same_instant_opens_nothing_new(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as connection:
+        await seed_planted_store(connection)
+        first = await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+        second = await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+    assert first.opened == first.found
+    assert (second.opened, second.resolved, second.found) == (0, 0, first.found)
+
+
+async def test_a_resolved_row_that_breaks_again_reopens_as_new(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as connection:
+        shop, _ = await seed_planted_store(connection)
+        await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+        await connection.execute(
+            "UPDATE shopify_order SET financial_status = 'paid' WHERE shop_id = $1"
+            " AND order_id = 13",
+            shop,
+        )
+        resolved = await run_incremental_pass(
+            connection, now=NOW + timedelta(minutes=1), thresholds=Thresholds()
+        )
+        await connection.execute(
+            "UPDATE shopify_order SET financial_status = 'pending' WHERE shop_id = $1"
+            " AND order_id = 13",
+            shop,
+        )
+        reopened = await run_incremental_pass(
+            connection, now=NOW + timedelta(minutes=2), thresholds=Thresholds()
+        )
+        rows = await _rows(connection, shop)
+    assert (resolved.resolved, reopened.opened) == (1, 1)
+    assert rows[(13, "payment_pending")]["lifecycle"] == "new"
+
+
 async def test_incremental_pass_turns_expired_pending_rows_into_breaks(
     pool: asyncpg.Pool,
 ) -> None:

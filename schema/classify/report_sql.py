@@ -486,9 +486,11 @@ def candidate_orders_sql() -> str:
       carriers, or a package without movement (shipped_not_synced, tracking_mismatch,
       partially_synced, fulfilled_without_supplier_shipment, push_failed, tracking_stalled);
     - fulfilments without tracking or with an unknown company (carrier_not_recognised,
-      fulfilled_without_supplier_shipment), a tracking number on two fulfilments
-      (duplicate_fulfilment; an over-fulfilled line with distinct numbers is found when its
-      order changes, by the incremental pass, or when another branch names the order);
+      fulfilled_without_supplier_shipment), and a tracking number on two fulfilments
+      (duplicate_fulfilment: two single-number fulfilments share it, or a fulfilment has
+      several numbers and the classifier looks closer; an over-fulfilled line with distinct
+      numbers is found when its order changes, by the incremental pass, or when another
+      branch names the order);
     - open, scheduled or held fulfillment orders (partially_synced, held_in_shopify,
       archived_unfulfilled, cancelled_at_supplier_open_in_shopify);
     - orders cancelled, not paid, or archived unfulfilled (cancelled_in_shopify_active_at_supplier,
@@ -521,11 +523,12 @@ WHERE pkf.norm IS NULL OR ftf.norm IS NULL OR pkf.maybe_stalled
 UNION
 SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
 WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
-  AND (cardinality(f.tracking_numbers_norm) = 0
+  AND (cardinality(f.tracking_numbers_norm) <> 1
        OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[])))
 UNION
-SELECT ftf.shop_id, ftf.order_id FROM ftf
-GROUP BY ftf.shop_id, ftf.order_id, ftf.norm HAVING count(*) > 1
+SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
+WHERE {LIVE_FULFILLMENT_STATUSES_SQL} AND cardinality(f.tracking_numbers_norm) = 1
+GROUP BY f.shop_id, f.order_id, f.tracking_numbers_norm[1] HAVING count(*) > 1
 UNION
 SELECT fo.shop_id, fo.order_id FROM shopify_fulfillment_order fo
 WHERE lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')

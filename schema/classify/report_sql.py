@@ -60,7 +60,7 @@ def unsynced_in_scope_sql() -> str:
     """
     return f"""
 SELECT u.shop_id, u.package_id
-FROM ({unsynced_cte(grace="'0 seconds'", shop_id="NULL")}) u
+FROM ({unsynced_cte(grace="'0 seconds'", shop_id=None)}) u
 JOIN classify_scope sc ON sc.shop_id = u.shop_id AND sc.order_id = u.order_id
 """
 

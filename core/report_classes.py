@@ -19,6 +19,7 @@ from enum import StrEnum
 
 __all__ = [
     "CLASS_SPECS",
+    "CUTOVER_ACTION",
     "ActionBy",
     "AgeBuckets",
     "ClassSpec",
@@ -281,7 +282,22 @@ CLASS_SPECS: Mapping[MismatchClass, ClassSpec] = {
 }
 
 
-def action_for(mismatch_class: MismatchClass, outcome: Outcome) -> str:
+# Packages shipped before the shop's cut-over date (connect's `push_shipped_since`) are
+# reported but never pushed, so the row asks a person to choose (docs/connect.md, Cut-over).
+CUTOVER_ACTION = (
+    "Shipped before the shop's cut-over date, so dropsync will not push it: opt in to push "
+    "(move the cut-over earlier: `dropsync shops cutover <shop> --since <date>` or "
+    "PUT /shops/{id}/cutover) or sync it manually in Shopify."
+)
+_CUTOVER_CLASSES = frozenset({MismatchClass.SHIPPED_NOT_SYNCED, MismatchClass.PARTIALLY_SYNCED})
+
+
+def action_for(
+    mismatch_class: MismatchClass, outcome: Outcome, *, before_cutover: bool = False
+) -> str:
+    """The row's action; `before_cutover` when every unsynced package predates the cut-over."""
+    if before_cutover and mismatch_class in _CUTOVER_CLASSES:
+        return CUTOVER_ACTION
     spec = CLASS_SPECS[mismatch_class]
     if outcome is Outcome.PENDING and spec.action_pending:
         return spec.action_pending

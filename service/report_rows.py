@@ -63,8 +63,11 @@ def _action(row: Row) -> dict[str, Any] | None:
     mismatch_class = MismatchClass(row["class"])
     outcome = Outcome(row["outcome"])
     spec = CLASS_SPECS[mismatch_class]
-    by = spec.action_by if outcome is Outcome.PENDING else ActionBy.PERSON
-    return {"by": by.value, "text": action_for(mismatch_class, outcome), "taken": False}
+    detail = row["detail"]
+    before_cutover = isinstance(detail, Mapping) and detail.get("before_cutover") is True
+    by = spec.action_by if outcome is Outcome.PENDING and not before_cutover else ActionBy.PERSON
+    text = action_for(mismatch_class, outcome, before_cutover=before_cutover)
+    return {"by": by.value, "text": text, "taken": False}
 
 
 def render_row(row: Row, *, as_of: datetime) -> dict[str, Any]:

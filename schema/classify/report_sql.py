@@ -59,7 +59,7 @@ def unsynced_in_scope_sql() -> str:
     planner knows its size) before classifying.
     """
     return f"""
-SELECT u.shop_id, u.package_id
+SELECT u.shop_id, u.package_id, u.before_cutover
 FROM ({unsynced_cte(grace="'0 seconds'", shop_id=None)}) u
 JOIN classify_scope sc ON sc.shop_id = u.shop_id AND sc.order_id = u.order_id
 """
@@ -92,7 +92,7 @@ pk AS (
     WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
 ),
 uns AS (
-    SELECT shop_id, package_id FROM classify_unsynced
+    SELECT shop_id, package_id, before_cutover FROM classify_unsynced
 ),
 ftn AS (
     SELECT f.shop_id, f.order_id, t.norm, count(*) AS copies,
@@ -138,6 +138,9 @@ pka AS (
            min(pk.shipped_at) FILTER (WHERE uns.package_id IS NOT NULL) AS unsynced_since,
            array_agg(pk.tracking_number) FILTER (WHERE uns.package_id IS NOT NULL)
                AS unsynced_numbers,
+           count(*) FILTER (WHERE uns.before_cutover) AS n_before_cutover,
+           array_agg(pk.tracking_number) FILTER (WHERE uns.before_cutover)
+               AS before_cutover_numbers,
            max(pk.shipped_at) AS last_shipped_at,
            array_agg(pk.carrier || ' / ' || ftn.company) FILTER (WHERE {carrier_differs})
                AS carrier_mismatches,
@@ -232,6 +235,10 @@ base AS (
            coalesce(pka.n_pkg, 0) AS n_pkg, coalesce(pka.n_unsynced, 0) AS n_unsynced,
            coalesce(pka.n_pkg, 0) - coalesce(pka.n_unsynced, 0) AS n_synced,
            pka.unsynced_since, pka.unsynced_numbers, pka.last_shipped_at,
+           coalesce(pka.n_unsynced, 0) > 0
+               AND coalesce(pka.n_before_cutover, 0) = coalesce(pka.n_unsynced, 0)
+               AS all_before_cutover,
+           pka.before_cutover_numbers,
            pka.carrier_mismatches, pka.last_movement_at,
            coalesce(pka.carriers, '{}') || coalesce(fta.companies, '{}') AS carriers,
            coalesce(cardinality(ftx.foreign_numbers), 0) > 0 AS has_foreign,
@@ -281,8 +288,11 @@ ORDER_CLASSES: tuple[ClassFragment, ...] = (
         mismatch_class=_C.SHIPPED_NOT_SYNCED,
         when="f.n_unsynced > 0 AND f.n_synced = 0 AND NOT f.has_foreign AND NOT f.sync_blocked",
         since="f.unsynced_since",
-        breaks_at="f.unsynced_since + f.sync_grace",
-        detail="jsonb_build_object('unsynced_tracking', f.unsynced_numbers)",
+        breaks_at="CASE WHEN f.all_before_cutover THEN f.unsynced_since"
+        " ELSE f.unsynced_since + f.sync_grace END",
+        detail="jsonb_build_object('unsynced_tracking', f.unsynced_numbers,"
+        " 'before_cutover', f.all_before_cutover,"
+        " 'before_cutover_tracking', f.before_cutover_numbers)",
     ),
     ClassFragment(
         mismatch_class=_C.TRACKING_MISMATCH,
@@ -301,9 +311,12 @@ ORDER_CLASSES: tuple[ClassFragment, ...] = (
         " OR (f.n_pkg > 0 AND f.n_unsynced = 0 AND f.n_active > 0 AND f.n_unshipped = 0"
         " AND f.n_open_fo > 0))",
         since="coalesce(f.unsynced_since, f.last_shipped_at, f.created_at)",
-        breaks_at="coalesce(f.unsynced_since, f.last_shipped_at, f.created_at) + f.sync_grace",
+        breaks_at="CASE WHEN f.all_before_cutover THEN f.unsynced_since"
+        " ELSE coalesce(f.unsynced_since, f.last_shipped_at, f.created_at) + f.sync_grace END",
         detail="jsonb_build_object('synced_packages', f.n_synced, 'unsynced_tracking',"
-        " f.unsynced_numbers, 'open_fulfillment_orders', f.n_open_fo)",
+        " f.unsynced_numbers, 'open_fulfillment_orders', f.n_open_fo,"
+        " 'before_cutover', f.all_before_cutover,"
+        " 'before_cutover_tracking', f.before_cutover_numbers)",
     ),
     ClassFragment(
         mismatch_class=_C.FULFILLED_WITHOUT_SUPPLIER_SHIPMENT,

@@ -6,6 +6,7 @@ import pytest
 
 from core.report_classes import (
     CLASS_SPECS,
+    CUTOVER_ACTION,
     ActionBy,
     AgeBuckets,
     MismatchClass,
@@ -155,4 +156,15 @@ def test_action_depends_on_outcome() -> None:
     assert CLASS_SPECS[MismatchClass.SHIPPED_NOT_SYNCED].action_by is ActionBy.DROPSYNC
     assert action_for(MismatchClass.PUSH_FAILED, Outcome.PENDING) == action_for(
         MismatchClass.PUSH_FAILED, Outcome.BREAK
+    )
+
+
+def test_action_for_packages_before_the_cutover_asks_to_opt_in_or_sync_manually() -> None:
+    for outcome in (Outcome.PENDING, Outcome.BREAK):
+        text = action_for(MismatchClass.SHIPPED_NOT_SYNCED, outcome, before_cutover=True)
+        assert text == CUTOVER_ACTION
+    assert "opt in to push" in CUTOVER_ACTION
+    assert "manually" in CUTOVER_ACTION
+    assert action_for(MismatchClass.PUSH_FAILED, Outcome.BREAK, before_cutover=True) == (
+        action_for(MismatchClass.PUSH_FAILED, Outcome.BREAK)
     )

@@ -9,6 +9,7 @@ import pytest
 from core.report_classes import Thresholds
 from schema.classify.passes import run_full_pass, run_incremental_pass
 from schema.db import Connection
+from schema.queries.push import pushable_orders
 from tests.seed import (
     EXPECTED,
     NOW,
@@ -16,6 +17,7 @@ from tests.seed import (
     seed_account,
     seed_bulk,
     seed_fulfillment,
+    seed_order,
     seed_package,
     seed_planted_store,
     seed_push,
@@ -227,3 +229,73 @@ async def test_bulk_seed_plants_breaks_of_every_kind(pool: asyncpg.Pool, orders:
     ):
         assert counts.get(name) == per_kind, name
     assert sum(counts.values()) == 12 * per_kind
+
+
+async def test_packages_before_the_cutover_are_reported_at_once_but_not_pushable(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as connection:
+        shop = await seed_shop(
+            connection,
+            domain="cutover.myshopify.com",
+            settings={"push_shipped_since": (NOW - timedelta(minutes=10)).isoformat()},
+        )
+        account = await seed_account(connection, name="cj-cutover")
+        for order_id, shipped_at in ((1, NOW - 3 * DAY), (2, NOW - timedelta(minutes=30))):
+            await seed_order(connection, shop_id=shop, order_id=order_id)
+            so = await seed_supplier_order(
+                connection,
+                shop_id=shop,
+                account_id=account,
+                external_id=f"SO{order_id}",
+                shopify_order_id=order_id,
+                status="shipped",
+            )
+            await seed_package(
+                connection,
+                shop_id=shop,
+                supplier_order_id=so,
+                tracking=f"OLD{order_id}",
+                shipped_at=shipped_at,
+            )
+        await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+        rows = await _rows(connection, shop)
+        pushable = await pushable_orders(connection, shop_id=shop, grace=timedelta(0), limit=10)
+    assert set(rows) == {(1, "shipped_not_synced"), (2, "shipped_not_synced")}
+    # inside the sync grace, yet a break: dropsync will not push it, a person must choose
+    assert rows[(2, "shipped_not_synced")]["outcome"] == "break"
+    assert rows[(2, "shipped_not_synced")]["detail"]["before_cutover"] is True
+    assert rows[(2, "shipped_not_synced")]["detail"]["before_cutover_tracking"] == ["OLD2"]
+    assert pushable == []
+
+
+async def test_packages_after_the_cutover_keep_the_sync_grace(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as connection:
+        shop = await seed_shop(
+            connection,
+            domain="cutover-after.myshopify.com",
+            settings={"push_shipped_since": (NOW - 2 * DAY).isoformat()},
+        )
+        account = await seed_account(connection, name="cj-after")
+        await seed_order(connection, shop_id=shop, order_id=1)
+        so = await seed_supplier_order(
+            connection,
+            shop_id=shop,
+            account_id=account,
+            external_id="SO1",
+            shopify_order_id=1,
+            status="shipped",
+        )
+        await seed_package(
+            connection,
+            shop_id=shop,
+            supplier_order_id=so,
+            tracking="NEW1",
+            shipped_at=NOW - timedelta(minutes=30),
+        )
+        await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+        rows = await _rows(connection, shop)
+        pushable = await pushable_orders(connection, shop_id=shop, grace=timedelta(0), limit=10)
+    assert rows[(1, "shipped_not_synced")]["outcome"] == "pending"
+    assert rows[(1, "shipped_not_synced")]["detail"]["before_cutover"] is False
+    assert pushable == [1]

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from clients.shopify_sync import SYNC_TOPICS
-from core.report_classes import Thresholds
+from core.report_classes import CUTOVER_ACTION, Thresholds
 from schema.classify.passes import run_full_pass
 from tests.conftest import make_token
 from tests.seed import (
@@ -353,3 +353,30 @@ async def test_push_retry_refuses_other_classes(
     assert response.status_code == 409
     async with pool.acquire() as connection:
         await seed_push(connection, shop_id=ids["shop"], order_id=6, status="succeeded")
+
+
+async def test_package_before_the_cutover_is_a_row_asking_to_opt_in_or_sync_manually(
+    pool: asyncpg.Pool, client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    async with pool.acquire() as connection:
+        shop = await seed_shop(
+            connection,
+            domain="history.myshopify.com",
+            settings={"push_shipped_since": NOW.isoformat()},
+        )
+        account = await seed_account(connection, name="history-cj")
+        await seed_order(connection, shop_id=shop, order_id=1)
+        so = await seed_supplier_order(
+            connection,
+            shop_id=shop,
+            account_id=account,
+            external_id="SO1",
+            shopify_order_id=1,
+            status="shipped",
+        )
+        await seed_package(connection, shop_id=shop, supplier_order_id=so, tracking="OLD1")
+        await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+    rows = await _all_rows(client, admin_headers, shop_id=shop)
+    assert [(row["class"], row["outcome"]) for row in rows] == [("shipped_not_synced", "break")]
+    assert rows[0]["action"] == {"by": "person", "text": CUTOVER_ACTION, "taken": False}
+    assert rows[0]["detail"]["before_cutover_tracking"] == ["OLD1"]

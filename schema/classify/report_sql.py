@@ -122,9 +122,11 @@ def _aggregates(*, scoped: bool) -> str:
 so AS (
     SELECT s.shop_id, s.shopify_order_id AS order_id,
            count(*) AS n_so,
-           count(*) FILTER (WHERE s.status <> 'cancelled') AS n_active,
-           count(*) FILTER (WHERE s.status NOT IN ('cancelled', 'shipped', 'delivered'))
-               AS n_unshipped,
+           -- a split order lives on in its parts (same Shopify order): only they count
+           count(*) FILTER (WHERE s.status NOT IN ('cancelled', 'split')) AS n_active,
+           count(*) FILTER (
+               WHERE s.status NOT IN ('cancelled', 'split', 'shipped', 'delivered')
+           ) AS n_unshipped,
            max(s.updated_at) FILTER (WHERE s.status = 'cancelled') AS supplier_cancelled_at,
            array_agg(DISTINCT s.account_id) AS account_ids
     FROM supplier_order s {scope("s", "shopify_order_id")}
@@ -465,7 +467,7 @@ SELECT s.shop_id, 'supplier_order' AS subject_kind, s.supplier_order_id AS subje
 FROM supplier_order s
 {scope}
 JOIN th ON th.shop_id = s.shop_id
-WHERE s.status <> 'cancelled'
+WHERE s.status NOT IN ('cancelled', 'split')
   AND (s.shopify_order_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM shopify_order o
         WHERE o.shop_id = s.shop_id AND o.order_id = s.shopify_order_id))

@@ -17,6 +17,7 @@ from tests.seed import (
     seed_account,
     seed_bulk,
     seed_fulfillment,
+    seed_fulfillment_order,
     seed_order,
     seed_package,
     seed_planted_store,
@@ -299,3 +300,83 @@ async def test_packages_after_the_cutover_keep_the_sync_grace(pool: asyncpg.Pool
     assert rows[(1, "shipped_not_synced")]["outcome"] == "pending"
     assert rows[(1, "shipped_not_synced")]["detail"]["before_cutover"] is False
     assert pushable == [1]
+
+
+async def test_a_split_supplier_order_counts_through_its_parts(pool: asyncpg.Pool) -> None:
+    """Ingest stores a split order as status `split` and its parts as new supplier orders of
+    the same Shopify order: the parts decide, the split order itself is neither active nor
+    an orphan."""
+    async with pool.acquire() as connection:
+        shop = await seed_shop(connection, domain="split.myshopify.com")
+        account = await seed_account(connection, name="cj-split")
+        # order 1: both parts cancelled by the supplier while Shopify waits
+        await seed_order(connection, shop_id=shop, order_id=1)
+        await seed_fulfillment_order(connection, shop_id=shop, order_id=1, fulfillment_order_id=10)
+        for external_id, status in (
+            ("SP1", "split"),
+            ("SP1-A", "cancelled"),
+            ("SP1-B", "cancelled"),
+        ):
+            await seed_supplier_order(
+                connection,
+                shop_id=shop,
+                account_id=account,
+                external_id=external_id,
+                shopify_order_id=1,
+                status=status,
+            )
+        # order 2: both parts shipped and synced, yet Shopify still has items to fulfil
+        await seed_order(connection, shop_id=shop, order_id=2)
+        await seed_fulfillment_order(connection, shop_id=shop, order_id=2, fulfillment_order_id=20)
+        await seed_supplier_order(
+            connection,
+            shop_id=shop,
+            account_id=account,
+            external_id="SP2",
+            shopify_order_id=2,
+            status="split",
+        )
+        for part in ("A", "B"):
+            so = await seed_supplier_order(
+                connection,
+                shop_id=shop,
+                account_id=account,
+                external_id=f"SP2-{part}",
+                shopify_order_id=2,
+                status="shipped",
+            )
+            await seed_package(
+                connection, shop_id=shop, supplier_order_id=so, tracking=f"TR2{part}"
+            )
+            await seed_fulfillment(
+                connection,
+                shop_id=shop,
+                order_id=2,
+                fulfillment_id=200 + ord(part),
+                tracking=[f"TR2{part}"],
+            )
+        # a split order no Shopify order claims: only its part is reported
+        await seed_supplier_order(
+            connection,
+            shop_id=shop,
+            account_id=account,
+            external_id="SP3",
+            shopify_order_id=None,
+            status="split",
+            stored_at=NOW - DAY,
+        )
+        part3 = await seed_supplier_order(
+            connection,
+            shop_id=shop,
+            account_id=account,
+            external_id="SP3-A",
+            shopify_order_id=None,
+            stored_at=NOW - DAY,
+        )
+        await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+        rows = await _rows(connection, shop)
+    assert set(rows) == {
+        (1, "cancelled_at_supplier_open_in_shopify"),
+        (2, "partially_synced"),
+        (part3, "supplier_order_without_shopify_order"),
+    }

@@ -168,3 +168,11 @@ def test_action_for_packages_before_the_cutover_asks_to_opt_in_or_sync_manually(
     assert action_for(MismatchClass.PUSH_FAILED, Outcome.BREAK, before_cutover=True) == (
         action_for(MismatchClass.PUSH_FAILED, Outcome.BREAK)
     )
+
+
+def test_age_bucket_labels_fall_back_to_seconds() -> None:
+    assert AgeBuckets((timedelta(seconds=90), timedelta(hours=1))).labels == (
+        "0-90s",
+        "90s-1h",
+        "1h+",
+    )

@@ -425,7 +425,7 @@ def main() -> None:
             await init_connection(connection)
             try:
                 shop = await register_shop(
-                    connection,  # type: ignore[arg-type]
+                    connection,
                     SecretBox([key]),
                     ShopRegistration(
                         domain=_DOMAIN,

@@ -25,6 +25,7 @@ __all__ = [
     "LedgerRow",
     "PackageForPlan",
     "PushClaim",
+    "PushSuccess",
     "PushedRecord",
     "adopt_push",
     "claim_push",
@@ -43,6 +44,7 @@ __all__ = [
     "pushed_packages",
     "record_blocks",
     "record_push_success",
+    "record_push_successes",
     "retire_settled_pending",
     "supersede_pending",
 ]
@@ -428,6 +430,15 @@ async def complete_push(
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushSuccess:
+    """A call Shopify applied: its ledger row, the fulfilment it returned, the event kind."""
+
+    row: LedgerRow
+    fulfillment: FulfillmentRow
+    event_kind: str
+
+
 async def record_push_success(
     connection: Connection,
     *,
@@ -438,20 +449,70 @@ async def record_push_success(
     """One statement: the ledger row succeeded, the fulfilment stored (so the classifier sees
     the number at once) with its lines when the answer carried them all, the packages' blocks
     cleared and the timeline event written."""
-    lines = _merge_fulfillment_lines(fulfillment)
+    await record_push_successes(
+        connection,
+        successes=[PushSuccess(row=row, fulfillment=fulfillment, event_kind=event_kind)],
+    )
+
+
+async def record_push_successes(
+    connection: Connection, *, successes: Sequence[PushSuccess]
+) -> None:
+    """`record_push_success` for several rows of one shop in one statement.
+
+    Rows that name the same fulfilment (possible only for tracking updates) are written one
+    statement each, in order, since one statement may not upsert a row twice.
+    """
+    if not successes:
+        return
+    fulfillment_ids = [success.fulfillment.fulfillment_id for success in successes]
+    if len(set(fulfillment_ids)) < len(fulfillment_ids):
+        for success in successes:
+            await record_push_successes(connection, successes=[success])
+        return
+    lines = [
+        (success.fulfillment.fulfillment_id, line_item_id, quantity)
+        for success in successes
+        for line_item_id, quantity in _merge_fulfillment_lines(success.fulfillment)
+    ]
+
+    def text_array(values: Sequence[str]) -> str:
+        return orjson.dumps(list(values)).decode()
+
     await connection.execute(
         """
-        WITH done AS (
-            UPDATE push SET status = 'succeeded', fulfillment_id = $3, last_error = NULL,
-                            next_attempt_at = NULL, completed_at = now(), updated_at = now()
-            WHERE shop_id = $1 AND push_id = $2
-            RETURNING shop_id, order_id, package_ids
+        WITH result AS (
+            SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[],
+                                 $6::text[], $7::text[], $8::text[], $9::text[],
+                                 $10::timestamptz[], $11::timestamptz[], $12::text[],
+                                 $13::boolean[])
+                AS r(push_id, fulfillment_id, status, location_id, tracking_company,
+                     tracking_numbers, tracking_numbers_norm, tracking_urls, created_at,
+                     updated_at, event_kind, lines_known)
+        ), done AS (
+            UPDATE push l SET status = 'succeeded', fulfillment_id = r.fulfillment_id,
+                              last_error = NULL, next_attempt_at = NULL, completed_at = now(),
+                              updated_at = now()
+            FROM result r
+            WHERE l.shop_id = $1 AND l.push_id = r.push_id
+            RETURNING l.shop_id, l.order_id, l.package_ids, l.push_id, r.fulfillment_id,
+                      r.status AS fulfillment_status, r.location_id, r.tracking_company,
+                      ARRAY(SELECT jsonb_array_elements_text(r.tracking_numbers::jsonb))
+                          AS tracking_numbers,
+                      ARRAY(SELECT jsonb_array_elements_text(r.tracking_numbers_norm::jsonb))
+                          AS tracking_numbers_norm,
+                      ARRAY(SELECT jsonb_array_elements_text(r.tracking_urls::jsonb))
+                          AS tracking_urls,
+                      r.created_at, r.updated_at, r.event_kind, r.lines_known
         ), stored AS (
             INSERT INTO shopify_fulfillment AS f (
                 shop_id, fulfillment_id, order_id, status, location_id, tracking_company,
                 tracking_numbers, tracking_numbers_norm, tracking_urls, created_at, updated_at
             )
-            SELECT shop_id, $3, order_id, $4, $5, $6, $7, $8, $9, $10, $11 FROM done
+            SELECT shop_id, fulfillment_id, order_id, fulfillment_status, location_id,
+                   tracking_company, tracking_numbers, tracking_numbers_norm, tracking_urls,
+                   created_at, updated_at
+            FROM done
             ON CONFLICT (shop_id, fulfillment_id) DO UPDATE SET
                 status = EXCLUDED.status,
                 location_id = COALESCE(EXCLUDED.location_id, f.location_id),
@@ -463,18 +524,28 @@ async def record_push_success(
                 updated_at = EXCLUDED.updated_at
             WHERE f.updated_at IS NULL OR EXCLUDED.updated_at IS NULL
                OR EXCLUDED.updated_at >= f.updated_at
+        ), new_line AS (
+            SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::int[])
+                AS line(fulfillment_id, line_item_id, quantity)
         ), gone_line AS (
-            -- Lines are replaced wholesale when known ($13), as store_fulfillment does; the
-            -- kept keys are upserted rather than deleted and re-inserted in one statement.
+            -- Lines are replaced wholesale when the answer carried them all, as
+            -- store_fulfillment does; kept keys are upserted rather than deleted and
+            -- re-inserted in one statement.
             DELETE FROM shopify_fulfillment_line fl USING done
-            WHERE $13::boolean AND fl.shop_id = done.shop_id AND fl.fulfillment_id = $3
-              AND fl.line_item_id <> ALL ($14::bigint[])
+            WHERE done.lines_known AND fl.shop_id = done.shop_id
+              AND fl.fulfillment_id = done.fulfillment_id
+              AND NOT EXISTS (
+                  SELECT 1 FROM new_line line
+                  WHERE line.fulfillment_id = fl.fulfillment_id
+                    AND line.line_item_id = fl.line_item_id
+              )
         ), put_line AS (
             INSERT INTO shopify_fulfillment_line AS fl (shop_id, fulfillment_id, line_item_id,
                                                         order_id, quantity)
-            SELECT done.shop_id, $3, line.line_item_id, done.order_id, line.quantity
-            FROM done CROSS JOIN unnest($14::bigint[], $15::int[]) AS line(line_item_id, quantity)
-            WHERE $13::boolean
+            SELECT done.shop_id, done.fulfillment_id, line.line_item_id, done.order_id,
+                   line.quantity
+            FROM done JOIN new_line line ON line.fulfillment_id = done.fulfillment_id
+            WHERE done.lines_known
             ON CONFLICT (shop_id, fulfillment_id, line_item_id) DO UPDATE SET
                 order_id = EXCLUDED.order_id, quantity = EXCLUDED.quantity
         ), unblocked AS (
@@ -482,26 +553,31 @@ async def record_push_success(
             WHERE b.shop_id = done.shop_id AND b.package_id = ANY (done.package_ids)
         )
         INSERT INTO order_event (shop_id, order_id, kind, actor, detail)
-        SELECT shop_id, order_id, $12, 'worker',
-               jsonb_build_object('push_id', $2::bigint, 'package_ids', package_ids,
-                                  'fulfillment_id', $3::bigint, 'tracking_numbers', $7::text[])
+        SELECT shop_id, order_id, event_kind, 'worker',
+               jsonb_build_object('push_id', push_id, 'package_ids', package_ids,
+                                  'fulfillment_id', fulfillment_id,
+                                  'tracking_numbers', tracking_numbers)
         FROM done
         """,
-        row.shop_id,
-        row.push_id,
-        fulfillment.fulfillment_id,
-        fulfillment.status.lower(),
-        fulfillment.location_id,
-        fulfillment.tracking_company,
-        list(fulfillment.tracking_numbers),
-        [normalize_tracking_number(number) for number in fulfillment.tracking_numbers],
-        list(fulfillment.tracking_urls),
-        fulfillment.created_at,
-        fulfillment.updated_at,
-        event_kind,
-        fulfillment.lines is not None,
-        [line_item_id for line_item_id, _ in lines],
-        [quantity for _, quantity in lines],
+        successes[0].row.shop_id,
+        [success.row.push_id for success in successes],
+        fulfillment_ids,
+        [success.fulfillment.status.lower() for success in successes],
+        [success.fulfillment.location_id for success in successes],
+        [success.fulfillment.tracking_company for success in successes],
+        [text_array(success.fulfillment.tracking_numbers) for success in successes],
+        [
+            text_array([normalize_tracking_number(n) for n in success.fulfillment.tracking_numbers])
+            for success in successes
+        ],
+        [text_array(success.fulfillment.tracking_urls) for success in successes],
+        [success.fulfillment.created_at for success in successes],
+        [success.fulfillment.updated_at for success in successes],
+        [success.event_kind for success in successes],
+        [success.fulfillment.lines is not None for success in successes],
+        [fulfillment_id for fulfillment_id, _, _ in lines],
+        [line_item_id for _, line_item_id, _ in lines],
+        [quantity for _, _, quantity in lines],
     )
 
 

@@ -86,6 +86,7 @@ from schema.queries.push import (
     LedgerRow,
     PackageForPlan,
     PushClaim,
+    PushSuccess,
     adopt_push,
     claim_push,
     claim_pushes,
@@ -101,7 +102,7 @@ from schema.queries.push import (
     pushable_orders,
     pushed_packages,
     record_blocks,
-    record_push_success,
+    record_push_successes,
     retire_settled_pending,
     supersede_pending,
 )
@@ -239,9 +240,13 @@ def push_settings_from_shop(settings: Mapping[str, Any]) -> PushSettings:
 async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     """Push every pushable order of the shop; each order is attempted at most once per run."""
     summary = PushRunSummary(shop_id=shop_id)
-    shop = await _load_shop(deps, shop_id)
-    if shop is None:
-        return summary
+    # One pool connection for the shop and its first batch, one per later batch (the last also
+    # retires settled rows): each acquire costs a reset round trip.
+    async with deps.pool.acquire() as connection:
+        shop = await _load_shop(deps, connection, shop_id)
+        if shop is None:
+            return summary
+        orders = await pushable_orders(connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH)
     attempted: set[int] = set()
     semaphore = asyncio.Semaphore(deps.order_concurrency)
     deadline = time.monotonic() + deps.run_budget_seconds
@@ -252,11 +257,8 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
                 return [OrderResult.POSTPONED] * len(order_ids)
             return await push_orders(deps, shop, order_ids)
 
+    retired: int | None = None
     while True:
-        async with deps.pool.acquire() as connection:
-            orders = await pushable_orders(
-                connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH
-            )
         todo = [order_id for order_id in orders if order_id not in attempted]
         if not todo:
             break
@@ -270,10 +272,18 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         ]
         for result in results:
             summary.count(result)
-        if OrderResult.SHOP_UNAVAILABLE in results or OrderResult.POSTPONED in results:
-            break
-    async with deps.pool.acquire() as connection:
-        retired = await retire_settled_pending(connection, shop_id=shop_id)
+        stop = OrderResult.SHOP_UNAVAILABLE in results or OrderResult.POSTPONED in results
+        async with deps.pool.acquire() as connection:
+            if not stop:
+                orders = await pushable_orders(
+                    connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH
+                )
+            if stop or all(order_id in attempted for order_id in orders):
+                retired = await retire_settled_pending(connection, shop_id=shop_id)
+                break
+    if retired is None:
+        async with deps.pool.acquire() as connection:
+            retired = await retire_settled_pending(connection, shop_id=shop_id)
     if summary.orders or retired:
         log.info(
             "push.shop_done",
@@ -285,9 +295,8 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     return summary
 
 
-async def _load_shop(deps: PushDeps, shop_id: int) -> _Shop | None:
-    async with deps.pool.acquire() as connection:
-        record = await get_shop(connection, shop_id)
+async def _load_shop(deps: PushDeps, connection: Connection, shop_id: int) -> _Shop | None:
+    record = await get_shop(connection, shop_id)
     if record is None or record.status != "active" or record.access_token_enc is None:
         return None
     return _Shop(
@@ -430,23 +439,32 @@ async def _push_locked_group(
         claims=[_claim(action) for plan in plans.values() for action in _calls(plan)],
         in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
     )
-    for order_id, plan in plans.items():
-        if OrderResult.SHOP_UNAVAILABLE in results.values():
-            results[order_id] = OrderResult.SHOP_UNAVAILABLE
-            continue
-        try:
-            step = await _run_calls(
-                deps,
-                connection,
-                shop,
-                plan,
-                claimed=claimed,
-                may_replan_stale=True,
-                may_replan_ambiguous=True,
-            )
-            results[order_id] = await _after_first_step(deps, connection, shop, order_id, step)
-        except (ShopifyError, PlanInputError) as error:
-            results[order_id] = await _order_error(connection, shop, order_id, error)
+    successes: list[PushSuccess] = []
+    try:
+        for order_id, plan in plans.items():
+            if OrderResult.SHOP_UNAVAILABLE in results.values():
+                results[order_id] = OrderResult.SHOP_UNAVAILABLE
+                continue
+            try:
+                step = await _run_calls(
+                    deps,
+                    connection,
+                    shop,
+                    plan,
+                    claimed=claimed,
+                    successes=successes,
+                    may_replan_stale=True,
+                    may_replan_ambiguous=True,
+                )
+                if step is not _Step.CONTINUE:
+                    # What a re-read will find must already be in the ledger.
+                    await record_push_successes(connection, successes=successes)
+                    successes.clear()
+                results[order_id] = await _after_first_step(deps, connection, shop, order_id, step)
+            except (ShopifyError, PlanInputError) as error:
+                results[order_id] = await _order_error(connection, shop, order_id, error)
+    finally:
+        await record_push_successes(connection, successes=successes)
     return results
 
 
@@ -626,11 +644,13 @@ async def _run_calls(
     plan: PushPlan,
     *,
     claimed: Mapping[str, LedgerRow] | None,
+    successes: list[PushSuccess] | None = None,
     may_replan_stale: bool,
     may_replan_ambiguous: bool,
 ) -> _Step:
     """Send the plan's calls one by one; `claimed` holds ledger rows already written for them
-    (by the group's one claim), otherwise each row is claimed just before its call."""
+    (by the group's one claim), otherwise each row is claimed just before its call.
+    Successes go to `successes` when given (see `_call`)."""
     for action in _calls(plan):
         step = await _call(
             deps,
@@ -638,6 +658,7 @@ async def _run_calls(
             shop,
             action,
             row=None if claimed is None else claimed[action.idempotency_key],
+            successes=successes,
             may_replan_stale=may_replan_stale,
             may_replan_ambiguous=may_replan_ambiguous,
         )
@@ -717,10 +738,12 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
     action: CreateFulfillment | UpdateTracking,
     *,
     row: LedgerRow | None,
+    successes: list[PushSuccess] | None,
     may_replan_stale: bool,
     may_replan_ambiguous: bool,
 ) -> _Step:
-    """One planned call; `row` is its ledger row when already claimed (and committed)."""
+    """One planned call; `row` is its ledger row when already claimed (and committed);
+    a success is appended to `successes` when given, else recorded at once."""
     order_id = int(action.order_id)
     package_ids = [int(package_id) for package_id in action.package_ids]
     if row is None:
@@ -800,8 +823,14 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
     fulfillment = outcome.fulfillment
     assert fulfillment is not None  # noqa: S101  (MutationOutcome holds one or the other)
     kind = "push.created" if isinstance(action, CreateFulfillment) else "push.updated"
-    # One statement: the row, the fulfilment and its lines, the blocks and the event.
-    await record_push_success(connection, row=row, fulfillment=fulfillment, event_kind=kind)
+    success = PushSuccess(row=row, fulfillment=fulfillment, event_kind=kind)
+    if successes is None:
+        # One statement: the row, the fulfilment and its lines, the blocks and the event.
+        await record_push_successes(connection, successes=[success])
+    else:
+        # The group records its successes together (before any re-read, and at its end). A
+        # crash before that leaves the row pending, and the fresh read then adopts.
+        successes.append(success)
     log.info(kind, fulfillment_id=fulfillment.fulfillment_id, **context)
     return _Step.CONTINUE
 

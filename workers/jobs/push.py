@@ -272,7 +272,13 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         ]
         for result in results:
             summary.count(result)
-        stop = OrderResult.SHOP_UNAVAILABLE in results or OrderResult.POSTPONED in results
+        # A batch shorter than the limit was all the shop had: packages stored since then
+        # come with their own trigger (ingest enqueues push_shop) or the sweeper's.
+        stop = (
+            OrderResult.SHOP_UNAVAILABLE in results
+            or OrderResult.POSTPONED in results
+            or len(orders) < _BATCH
+        )
         async with deps.pool.acquire() as connection:
             if not stop:
                 orders = await pushable_orders(

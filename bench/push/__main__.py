@@ -280,7 +280,9 @@ async def _baseline(
     return len(jobs), elapsed, cpu_before.ms_per(cpu_after, len(jobs))
 
 
-async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float | str]:
+async def bench_shops(
+    shops: int, per_shop: int, rounds: int, *, warmup: int = 1
+) -> dict[str, float | str]:
     """Alternate baseline and dropsync rounds on fresh orders and report the median ratio: the
     machine is shared, so one pair of runs can be skewed by whatever else runs then."""
     domains = [f"shop-{i}.myshopify.com" for i in range(1, shops + 1)]
@@ -336,14 +338,15 @@ async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float
                 async with jobs:
                     await run_push_shop(deps, shop_id=shop_id)
 
-            for round_ in range(rounds):
+            # Round -1 warms both sides up and is not counted: the pool's new connections, their
+            # prepared statements, the simulator's per-document validation cache.
+            for round_ in range(-warmup, rounds):
                 async with httpx.AsyncClient(base_url=base, timeout=30) as sim:
                     ours = await _create_orders(sim, domains, per_shop, seed=10 + round_)
                     theirs = await _create_orders(sim, domains, per_shop, seed=100 + round_)
                 baseline_count, baseline_seconds, baseline_cpu = await _baseline(
                     base, theirs, concurrency, simulator_pid=simulator_pid
                 )
-                cpu_baseline.append(baseline_cpu)
                 for domain in domains:
                     await seed_orders(
                         pool,
@@ -368,8 +371,11 @@ async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float
                         )
                         - before
                     )
+                if round_ < 0:
+                    continue
                 pushed_total += pushed
                 cpu_ours.append(cpu_before.ms_per(cpu_after, pushed))
+                cpu_baseline.append(baseline_cpu)
                 ours_rates.append(pushed / elapsed)
                 baseline_rates.append(baseline_count / baseline_seconds)
                 ratios.append(ours_rates[-1] / baseline_rates[-1])
@@ -380,6 +386,7 @@ async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float
         "shops": shops,
         "concurrency": concurrency,
         "rounds": rounds,
+        "warmup_rounds": warmup,
         "fulfilments": pushed_total,
         "dropsync_per_s": round(statistics.median(ours_rates), 1),
         "baseline_per_s": round(statistics.median(baseline_rates), 1),

@@ -247,6 +247,37 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         if shop is None:
             return summary
         orders = await pushable_orders(connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH)
+        if len(orders) <= ORDERS_FULFILLMENT_STATE_BATCH_SIZE:
+            # The usual run, a handful of orders: one group, and the whole run on this one
+            # connection (every statement is a round trip; so is each pool release).
+            if orders:
+                for result in await _push_group_on(deps, connection, shop, orders):
+                    summary.count(result)
+            retired = await retire_settled_pending(connection, shop_id=shop_id)
+            _log_run(summary, retired)
+            return summary
+    retired = await _push_batches(deps, shop, summary, orders)
+    _log_run(summary, retired)
+    return summary
+
+
+def _log_run(summary: PushRunSummary, retired: int) -> None:
+    if summary.orders or retired:
+        log.info(
+            "push.shop_done",
+            shop_id=summary.shop_id,
+            orders=summary.orders,
+            retired_pending=retired,
+            **summary.results,
+        )
+
+
+async def _push_batches(
+    deps: PushDeps, shop: _Shop, summary: PushRunSummary, orders: list[int]
+) -> int:
+    """Push a long backlog batch by batch, `order_concurrency` groups at a time; returns how
+    many settled pending rows were retired at the end."""
+    shop_id = shop.shop_id
     attempted: set[int] = set()
     semaphore = asyncio.Semaphore(deps.order_concurrency)
     deadline = time.monotonic() + deps.run_budget_seconds
@@ -290,15 +321,7 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     if retired is None:
         async with deps.pool.acquire() as connection:
             retired = await retire_settled_pending(connection, shop_id=shop_id)
-    if summary.orders or retired:
-        log.info(
-            "push.shop_done",
-            shop_id=shop_id,
-            orders=summary.orders,
-            retired_pending=retired,
-            **summary.results,
-        )
-    return summary
+    return retired
 
 
 async def _load_shop(deps: PushDeps, connection: Connection, shop_id: int) -> _Shop | None:
@@ -351,17 +374,24 @@ async def push_orders(deps: PushDeps, shop: _Shop, order_ids: list[int]) -> list
     The locks are session advisory locks on the one connection the group uses, so a group
     costs one pool connection however many orders it holds.
     """
-    results: dict[int, OrderResult] = {}
     async with deps.pool.acquire() as connection:
-        locked = await _try_lock_orders(connection, shop_id=shop.shop_id, order_ids=order_ids)
-        try:
-            results.update(
-                (order_id, OrderResult.BUSY) for order_id in order_ids if order_id not in locked
-            )
-            if locked:
-                results.update(await _push_locked_group(deps, connection, shop, locked))
-        finally:
-            await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
+        return await _push_group_on(deps, connection, shop, order_ids)
+
+
+async def _push_group_on(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
+) -> list[OrderResult]:
+    """`push_orders` on a connection the caller holds (the locks are released on it)."""
+    results: dict[int, OrderResult] = {}
+    locked = await _try_lock_orders(connection, shop_id=shop.shop_id, order_ids=order_ids)
+    try:
+        results.update(
+            (order_id, OrderResult.BUSY) for order_id in order_ids if order_id not in locked
+        )
+        if locked:
+            results.update(await _push_locked_group(deps, connection, shop, locked))
+    finally:
+        await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
     return [results[order_id] for order_id in order_ids]
 
 

@@ -240,6 +240,7 @@ def push_settings_from_shop(settings: Mapping[str, Any]) -> PushSettings:
 async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     """Push every pushable order of the shop; each order is attempted at most once per run."""
     summary = PushRunSummary(shop_id=shop_id)
+    started = time.monotonic()
     # One pool connection for the shop and its first batch, one per later batch (the last also
     # retires settled rows): each acquire costs a reset round trip.
     async with deps.pool.acquire() as connection:
@@ -250,13 +251,18 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         if len(orders) <= ORDERS_FULFILLMENT_STATE_BATCH_SIZE:
             # The usual run, a handful of orders: one group, and the whole run on this one
             # connection (every statement is a round trip; so is each pool release).
-            if orders:
+            if orders and time.monotonic() - started > deps.run_budget_seconds:
+                for _ in orders:
+                    summary.count(OrderResult.POSTPONED)
+            elif orders:
                 for result in await _push_group_on(deps, connection, shop, orders):
                     summary.count(result)
             retired = await retire_settled_pending(connection, shop_id=shop_id)
             _log_run(summary, retired)
             return summary
-    retired = await _push_batches(deps, shop, summary, orders)
+    retired = await _push_batches(
+        deps, shop, summary, orders, deadline=started + deps.run_budget_seconds
+    )
     _log_run(summary, retired)
     return summary
 
@@ -273,14 +279,13 @@ def _log_run(summary: PushRunSummary, retired: int) -> None:
 
 
 async def _push_batches(
-    deps: PushDeps, shop: _Shop, summary: PushRunSummary, orders: list[int]
+    deps: PushDeps, shop: _Shop, summary: PushRunSummary, orders: list[int], *, deadline: float
 ) -> int:
     """Push a long backlog batch by batch, `order_concurrency` groups at a time; returns how
     many settled pending rows were retired at the end."""
     shop_id = shop.shop_id
     attempted: set[int] = set()
     semaphore = asyncio.Semaphore(deps.order_concurrency)
-    deadline = time.monotonic() + deps.run_budget_seconds
 
     async def group(order_ids: list[int]) -> list[OrderResult]:
         async with semaphore:

@@ -438,7 +438,6 @@ async def _push_locked_group(
     An order whose call needs a fresh read (userErrors, an ambiguous failure) goes on alone
     through `_push_locked`, as do the orders of a group that could not be planned together.
     """
-    results: dict[int, OrderResult] = {}
     try:
         states = await read_orders_fulfillment_state(
             deps.shopify, shop.domain, shop.access_token, order_ids=order_ids
@@ -446,8 +445,54 @@ async def _push_locked_group(
     except ShopifyError as error:
         result = await _order_error(connection, shop, order_ids[0], error)
         return dict.fromkeys(order_ids, result)
+    # One transaction from storing the reads to claiming the calls. A stored fulfilment makes
+    # its package look synced to the classifier, so the store must never commit without the
+    # adoptions and ledger rows planned from it (a worker killed in between would leave a
+    # pending row nothing comes back for). The commit also puts the claims on disk before
+    # the first call.
+    async with connection.transaction():
+        results, plans, claimed = await _plan_group(deps, connection, shop, order_ids, states)
+    successes: list[PushSuccess] = []
+    try:
+        for order_id, plan in plans.items():
+            if OrderResult.SHOP_UNAVAILABLE in results.values():
+                results[order_id] = OrderResult.SHOP_UNAVAILABLE
+                continue
+            try:
+                step = await _run_calls(
+                    deps,
+                    connection,
+                    shop,
+                    plan,
+                    claimed=claimed,
+                    successes=successes,
+                    may_replan_stale=True,
+                    may_replan_ambiguous=True,
+                )
+                if step is not _Step.CONTINUE:
+                    # What a re-read will find must already be in the ledger.
+                    await record_push_successes(connection, successes=successes)
+                    successes.clear()
+                results[order_id] = await _after_first_step(deps, connection, shop, order_id, step)
+            except (ShopifyError, PlanInputError) as error:
+                results[order_id] = await _order_error(connection, shop, order_id, error)
+    finally:
+        await record_push_successes(connection, successes=successes)
+    return results
+
+
+async def _plan_group(
+    deps: PushDeps,
+    connection: Connection,
+    shop: _Shop,
+    order_ids: list[int],
+    states: Mapping[int, OrderFulfillmentState | None],
+) -> tuple[dict[int, OrderResult], dict[int, PushPlan], dict[str, LedgerRow]]:
+    """Store a group's reads, plan each order, record what needs no call and claim the calls:
+    (results of orders already settled, plans with calls to send, ledger rows by key)."""
+    results: dict[int, OrderResult] = {}
     read = [state for state in (states.get(order_id) for order_id in order_ids) if state]
-    await _store_states(connection, shop, read)
+    await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=read)
     packages = await orders_packages(
         connection,
         shop_id=shop.shop_id,
@@ -480,33 +525,7 @@ async def _push_locked_group(
         claims=[_claim(action) for plan in plans.values() for action in _calls(plan)],
         in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
     )
-    successes: list[PushSuccess] = []
-    try:
-        for order_id, plan in plans.items():
-            if OrderResult.SHOP_UNAVAILABLE in results.values():
-                results[order_id] = OrderResult.SHOP_UNAVAILABLE
-                continue
-            try:
-                step = await _run_calls(
-                    deps,
-                    connection,
-                    shop,
-                    plan,
-                    claimed=claimed,
-                    successes=successes,
-                    may_replan_stale=True,
-                    may_replan_ambiguous=True,
-                )
-                if step is not _Step.CONTINUE:
-                    # What a re-read will find must already be in the ledger.
-                    await record_push_successes(connection, successes=successes)
-                    successes.clear()
-                results[order_id] = await _after_first_step(deps, connection, shop, order_id, step)
-            except (ShopifyError, PlanInputError) as error:
-                results[order_id] = await _order_error(connection, shop, order_id, error)
-    finally:
-        await record_push_successes(connection, successes=successes)
-    return results
+    return results, plans, claimed
 
 
 async def _after_first_step(
@@ -526,17 +545,6 @@ async def _after_first_step(
 async def _ambiguous_backoff(deps: PushDeps, rounds: int) -> None:
     ceiling = min(deps.replan_backoff_cap, deps.replan_backoff_base * 2**rounds)
     await asyncio.sleep(deps.rng.uniform(0, ceiling))
-
-
-async def _store_states(
-    connection: Connection, shop: _Shop, states: Sequence[OrderFulfillmentState]
-) -> None:
-    if any(state.fulfillments for state in states):
-        async with connection.transaction():
-            await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=states)
-    else:
-        # One statement, atomic by itself: no BEGIN and COMMIT round trips.
-        await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=states)
 
 
 async def _order_error(
@@ -577,14 +585,18 @@ async def _push_locked(
         if state is None:
             await _block_missing_order(deps, connection, shop, order_id)
             return OrderResult.DONE
-        await _store_states(connection, shop, [state])
-        packages = await order_packages(
-            connection, shop_id=shop.shop_id, order_id=order_id, grace=deps.grace
-        )
-        if not packages:
-            return OrderResult.DONE
-        plan = await _plan_order(connection, shop, state, packages)
-        await _apply_plan_records(connection, shop, plan, has_pending=packages[0].order_has_pending)
+        # As in the group: the stored read commits together with what was planned from it.
+        async with connection.transaction():
+            await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=[state])
+            packages = await order_packages(
+                connection, shop_id=shop.shop_id, order_id=order_id, grace=deps.grace
+            )
+            if not packages:
+                return OrderResult.DONE
+            plan = await _plan_order(connection, shop, state, packages)
+            await _apply_plan_records(
+                connection, shop, plan, has_pending=packages[0].order_has_pending
+            )
         step = await _run_calls(
             deps,
             connection,

@@ -14,6 +14,8 @@ from service.routes import (
     health,
     metrics,
     oauth,
+    orders,
+    reports,
     shops,
     supplier_accounts,
     sync,
@@ -50,7 +52,15 @@ def create_app(
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
-    for router in (health.router, shops.router, metrics.router, oauth.router, sync.router):
+    for router in (
+        health.router,
+        shops.router,
+        metrics.router,
+        oauth.router,
+        sync.router,
+        reports.router,
+        orders.router,
+    ):
         app.include_router(router)
     for ingest_router in (
         webhooks_shopify.router,

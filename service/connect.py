@@ -9,6 +9,7 @@ the poll sweeper starts any queued backfill whose trigger was lost.
 from datetime import datetime, timedelta
 
 import httpx
+from arq.connections import ArqRedis
 
 from clients.shopify_oauth import TokenGrant, client_credentials_grant
 from clients.shopify_tokens import store_grant
@@ -19,6 +20,8 @@ from schema.queries.sync_state import start_backfill
 from schema.secrets import SecretBox
 from service.settings import Settings
 from service.shops import AppKind, ShopRegistration, register_shop
+from workers.names import CONNECT_SHOP
+from workers.trigger import job_id, trigger
 
 __all__ = [
     "CUTOVER_SETTING",
@@ -26,6 +29,7 @@ __all__ = [
     "complete_connection",
     "obtain_custom_app_token",
     "register_and_connect",
+    "request_connect",
     "required_scopes",
 ]
 
@@ -124,4 +128,19 @@ async def register_and_connect(
         grant=grant,
         backfill_days=settings.backfill_days,
         now=_now(),
+    )
+
+
+async def request_connect(redis: ArqRedis, *, queue_name: str, shop_id: int) -> bool:
+    """Nudge the worker to register webhooks and run the shop's queued backfill now.
+
+    Only a nudge: the poll sweeper starts any backfill left queued, so a lost trigger delays
+    the connect by one poll interval at most.
+    """
+    return await trigger(
+        redis,
+        CONNECT_SHOP,
+        shop_id,
+        queue_name=queue_name,
+        unique_id=job_id(queue_name, CONNECT_SHOP, shop_id),
     )

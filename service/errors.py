@@ -7,7 +7,9 @@ unexpected exception is logged with its context and answered 500 only as a last 
 
 from typing import Any
 
+import asyncpg
 import structlog
+from asyncpg.exceptions._base import DataError as ArgumentDataError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -57,6 +59,10 @@ def _describe_validation(errors: list[Any]) -> str:
     return "; ".join(parts)
 
 
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(_: Request, exc: Exception) -> JsonResponse:
         assert isinstance(exc, ApiError)  # noqa: S101  (registered for ApiError only)
@@ -74,6 +80,19 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
         return error_response(422, "invalid_request", _describe_validation(list(exc.errors())))
 
+    async def database_refused_value(_: Request, exc: Exception) -> JsonResponse:
+        # PostgreSQL refused a value the request carried (out of range, NUL byte, bad text):
+        # the request is at fault, and nothing was written.
+        return error_response(422, "invalid_value", _first_line(exc))
+
+    async def database_constraint(_: Request, exc: Exception) -> JsonResponse:
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            return error_response(409, "conflict", _first_line(exc))
+        if isinstance(exc, asyncpg.ForeignKeyViolationError):
+            detail = getattr(exc, "detail", None) or _first_line(exc)
+            return error_response(422, "unknown_reference", str(detail))
+        return error_response(422, "invalid_value", _first_line(exc))
+
     async def unexpected_error(request: Request, exc: Exception) -> JsonResponse:
         log.exception("api.unexpected_error", path=request.url.path, error=repr(exc))
         return error_response(500, "internal_error", "an unexpected error occurred; see logs")
@@ -81,4 +100,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(asyncpg.DataError, database_refused_value)
+    # asyncpg's own check of an argument before it is sent (an int beyond 64 bits, say).
+    app.add_exception_handler(ArgumentDataError, database_refused_value)
+    app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, database_constraint)
     app.add_exception_handler(Exception, unexpected_error)

@@ -103,6 +103,53 @@ class Settings(BaseSettings):
         default="https://{shop}/admin/oauth/{endpoint}",
         description="Shopify's OAuth endpoints; `{endpoint}` is `authorize` or `access_token`.",
     )
+    # Mismatch report (docs/report.md). Each report_* duration can be overridden per shop in
+    # shop.settings["report"] under the name without the prefix, e.g. {"sync_grace": "2h"}.
+    report_sync_grace: timedelta = Field(
+        default=timedelta(hours=1),
+        description="How long a shipped package may wait for its Shopify fulfilment "
+        "(shipped_not_synced, tracking_mismatch, partially_synced) before it is a break.",
+    )
+    report_paid_not_placed_after: timedelta = Field(
+        default=timedelta(hours=24),
+        description="How long a paid order may have no supplier order before it is a break.",
+    )
+    report_payment_pending_after: timedelta = Field(
+        default=timedelta(hours=72),
+        description="How long an order may stay unpaid before it is a break.",
+    )
+    report_cancel_grace: timedelta = Field(
+        default=timedelta(hours=2),
+        description="How long a cancellation on one side may wait for the other side.",
+    )
+    report_orphan_grace: timedelta = Field(
+        default=timedelta(hours=2),
+        description="How long a supplier order may wait for its Shopify order to arrive.",
+    )
+    report_hold_grace: timedelta = Field(
+        default=timedelta(hours=48),
+        description="How long a fulfillment order may stay on hold while the supplier works.",
+    )
+    report_tracking_stalled_after: timedelta = Field(
+        default=timedelta(days=7),
+        description="A package with no carrier movement for this long is tracking_stalled.",
+    )
+    report_priority_step: timedelta = Field(
+        default=timedelta(days=3),
+        description="A mismatch's priority rises one level per this much age.",
+    )
+    report_age_buckets: list[timedelta] = Field(
+        default=[timedelta(days=1), timedelta(days=3), timedelta(days=7)],
+        description="Boundaries of the report's non-overlapping age buckets (view only).",
+    )
+    report_poll_stale_after: timedelta = Field(
+        default=timedelta(minutes=30),
+        description="A shop whose last poll is older than this has an incomplete verdict.",
+    )
+    classify_full_pass_minutes: list[int] = Field(
+        default=[7],
+        description="Minutes of each hour the full classification pass runs (the safety net).",
+    )
     # Connecting stores and keeping them in sync (docs/connect.md).
     shopify_app_client_id: str | None = Field(
         default=None,

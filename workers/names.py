@@ -50,3 +50,8 @@ APPLY_SUPPLIER = "apply_supplier"
 SWEEP_DELIVERIES = "sweep_deliveries"
 PURGE_SUPPLIER_PAYLOADS = "purge_supplier_payloads"
 __all__ += ["APPLY_SHOPIFY", "APPLY_SUPPLIER", "PURGE_SUPPLIER_PAYLOADS", "SWEEP_DELIVERIES"]
+# The report's classification: classify_dirty every minute (the dirty set), classify_full on
+# the schedule in settings.classify_full_pass_minutes (the safety net and the report's run).
+CLASSIFY_DIRTY = "classify_dirty"
+CLASSIFY_FULL = "classify_full"
+__all__ += ["CLASSIFY_DIRTY", "CLASSIFY_FULL"]

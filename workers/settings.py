@@ -12,6 +12,7 @@ from workers import names
 from workers.context import make_startup, shutdown
 from workers.jobs.apply_shopify import apply_shopify
 from workers.jobs.apply_supplier import apply_supplier
+from workers.jobs.classify import classify_dirty, classify_full
 from workers.jobs.purge import purge_payloads
 from workers.jobs.push import push_shop, push_sweep
 from workers.jobs.refresh import refresh_orders
@@ -39,6 +40,8 @@ def functions(runtime: Runtime | None = None) -> list[Function]:
         func(refresh_orders, name=names.REFRESH_ORDERS),
         func(apply_shopify, name=names.APPLY_SHOPIFY),
         func(apply_supplier, name=names.APPLY_SUPPLIER),
+        func(classify_dirty, name=names.CLASSIFY_DIRTY),
+        func(classify_full, name=names.CLASSIFY_FULL, timeout=1800),
     ]
 
 
@@ -77,6 +80,23 @@ def worker_options(runtime: Runtime, **overrides: Any) -> dict[str, Any]:
                 run_at_startup=False,
             ),
             *cron_jobs(runtime.settings),
+            # The report: the dirty set every minute, the full pass (its "run") on a schedule.
+            cron(
+                classify_dirty,
+                name=names.CLASSIFY_DIRTY,
+                second={30},
+                run_at_startup=False,
+                unique=True,
+            ),
+            cron(
+                classify_full,
+                name=names.CLASSIFY_FULL,
+                minute=set(runtime.settings.classify_full_pass_minutes),
+                second={0},
+                run_at_startup=True,
+                unique=True,
+                timeout=1800,
+            ),
         ],
         "redis_settings": RedisSettings.from_dsn(runtime.redis_url),
         "queue_name": runtime.settings.queue_name,

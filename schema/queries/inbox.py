@@ -31,8 +31,7 @@ __all__ = [
     "get_supplier_delivery",
     "insert_shopify_deliveries",
     "insert_supplier_deliveries",
-    "list_shopify_deliveries",
-    "list_supplier_deliveries",
+    "list_inbox_deliveries",
     "record_shopify_outcomes",
     "record_supplier_outcomes",
     "requeue_shopify_deliveries",
@@ -403,42 +402,22 @@ _SUPPLIER_SUMMARY = """
 """
 
 
-async def list_shopify_deliveries(
+async def list_inbox_deliveries(
     connection: Connection,
     *,
+    from_suppliers: bool,
     shop_ids: Sequence[int] | None,
     status: str | None = None,
     before_id: int | None = None,
     limit: int = 100,
 ) -> list[DeliverySummary]:
-    """Newest first; `shop_ids` None means every shop."""
-    rows = await connection.fetch(
-        _SHOPIFY_SUMMARY.format(body="NULL::bytea")
-        + """
-        WHERE ($1::bigint[] IS NULL OR shop_id = ANY($1::bigint[]))
-          AND ($2::text IS NULL OR status = $2)
-          AND ($3::bigint IS NULL OR delivery_id < $3)
-        ORDER BY delivery_id DESC LIMIT $4
-        """,
-        list(shop_ids) if shop_ids is not None else None,
-        status,
-        before_id,
-        limit,
-    )
-    return [DeliverySummary(**dict(row)) for row in rows]
+    """One inbox's deliveries, newest first; `shop_ids` None means every shop.
 
-
-async def list_supplier_deliveries(
-    connection: Connection,
-    *,
-    shop_ids: Sequence[int] | None,
-    status: str | None = None,
-    before_id: int | None = None,
-    limit: int = 100,
-) -> list[DeliverySummary]:
-    """Newest first; a scoped caller sees deliveries resolved to its shops only."""
+    A scoped caller sees supplier deliveries only once they resolved to one of its shops.
+    """
+    summary = _SUPPLIER_SUMMARY if from_suppliers else _SHOPIFY_SUMMARY
     rows = await connection.fetch(
-        _SUPPLIER_SUMMARY.format(body="NULL::bytea")
+        summary.format(body="NULL::bytea")
         + """
         WHERE ($1::bigint[] IS NULL OR shop_id = ANY($1::bigint[]))
           AND ($2::text IS NULL OR status = $2)

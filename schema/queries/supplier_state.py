@@ -217,7 +217,9 @@ async def upsert_packages(
         INSERT INTO package AS p
             (shop_id, supplier_order_id, tracking_number, tracking_number_norm, carrier,
              tracking_url, lines, shipped_at, tracking_status, last_event_at, last_event)
-        SELECT $1, $2, t.number, t.number_norm, t.carrier, t.url, t.lines::jsonb, $3,
+        SELECT $1, $2, t.number, t.number_norm, t.carrier, t.url, t.lines::jsonb,
+               -- A supplier clock running ahead must not hold a push back: never in the future.
+               LEAST($3::timestamptz, now()),
                t.status, t.last_event_at, t.last_event
         FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                     $10::timestamptz[], $11::text[])

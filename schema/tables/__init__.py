@@ -2,6 +2,7 @@
 
 from schema.tables.inbox import SupplierDelivery, WebhookDelivery
 from schema.tables.push import Push, PushBlock
+from schema.tables.report import ClassifyDirty, ClassifyRun, Mismatch
 from schema.tables.shop import ApiToken, App, Shop
 from schema.tables.shopify import (
     ShopifyFulfillment,
@@ -23,6 +24,9 @@ from schema.tables.timeline import OrderEvent
 __all__ = [
     "ApiToken",
     "App",
+    "ClassifyDirty",
+    "ClassifyRun",
+    "Mismatch",
     "OAuthState",
     "OrderEvent",
     "Package",

@@ -98,7 +98,7 @@ class SupplierOrder(SQLModel, table=True):
     reference: str | None = None
     shopify_order_id: int | None = Field(default=None, sa_type=BigInteger)
     parent_external_id: str | None = None
-    # placed, shipped, delivered, cancelled
+    # placed, shipped, delivered, cancelled, or split (its parts are supplier orders of their own)
     status: str
     lines: list[dict[str, object]] = Field(
         default_factory=list,

@@ -15,7 +15,8 @@ from schema.queries.shops import delete_shop, get_shop_by_domain, list_shops
 from schema.queries.tokens import insert_token, list_tokens, revoke_token
 from service.auth import generate_token, hash_token
 from service.cli.context import console, fail, load_settings, open_pool, runtime_for
-from service.connect import register_and_connect
+from service.connect import register_and_connect, request_connect
+from service.runtime import redis_from_url
 from service.shops import AppKind, ShopRegistration
 
 __all__ = ["keys", "shops", "tokens"]
@@ -71,7 +72,12 @@ def shops_add(
                 shop = await register_and_connect(
                     connection, runtime.secrets, http, settings, registration
                 )
-                return shop.shop_id
+            redis = redis_from_url(runtime.redis_url)
+            try:
+                await request_connect(redis, queue_name=settings.queue_name, shop_id=shop.shop_id)
+            finally:
+                await redis.aclose(close_connection_pool=True)
+            return shop.shop_id
 
         try:
             shop_id = asyncio.run(run())

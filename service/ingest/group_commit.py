@@ -96,10 +96,17 @@ class GroupCommitWriter(Generic[RowT]):
         try:
             # The flush is one statement, atomic on its own: no BEGIN/COMMIT round trips.
             await self._flush(connection, rows)
-        except Exception as error:  # noqa: BLE001  (handed to every waiting request)
+        except Exception as error:  # noqa: BLE001  (handed to the waiting requests)
             log.warning("ingest.batch_failed", rows=len(rows), error=repr(error))
-            self._fail(batch, error)
-            return False
+            if len(batch) == 1 or connection.is_closed():
+                self._fail(batch, error)
+                return False
+            # One bad row must not fail the requests it happened to share a batch with.
+            for index, single in enumerate(batch):
+                if not await self._commit(connection, [single]) and connection.is_closed():
+                    self._fail(batch[index + 1 :], error)
+                    return False
+            return True
         for _, future in batch:
             if not future.done():
                 future.set_result(None)

@@ -18,8 +18,7 @@ from schema.queries.inbox import (
     DeliverySummary,
     get_shopify_delivery,
     get_supplier_delivery,
-    list_shopify_deliveries,
-    list_supplier_deliveries,
+    list_inbox_deliveries,
 )
 from service.auth import Principal, PrincipalDep
 from service.errors import ApiError
@@ -93,14 +92,16 @@ async def list_deliveries(
     shop_ids = _scope(principal, shop_id)
     found: list[DeliverySummary] = []
     async with request.app.state.resources.pool.acquire() as connection:
-        if source in (None, DeliverySource.SHOPIFY):
-            found += await list_shopify_deliveries(
-                connection, shop_ids=shop_ids, status=status, before_id=before_id, limit=limit
-            )
-        if source in (None, DeliverySource.SUPPLIER):
-            found += await list_supplier_deliveries(
-                connection, shop_ids=shop_ids, status=status, before_id=before_id, limit=limit
-            )
+        for inbox in (DeliverySource.SHOPIFY, DeliverySource.SUPPLIER):
+            if source in (None, inbox):
+                found += await list_inbox_deliveries(
+                    connection,
+                    from_suppliers=inbox is DeliverySource.SUPPLIER,
+                    shop_ids=shop_ids,
+                    status=status,
+                    before_id=before_id,
+                    limit=limit,
+                )
     found.sort(key=lambda d: d.received_at, reverse=True)
     return [DeliveryOut.of(delivery) for delivery in found[:limit]]
 

@@ -21,14 +21,12 @@ from schema.queries.connect import (
     mark_shop_needs_attention,
 )
 from schema.queries.shops import get_shop_by_domain, insert_shop, upsert_app
-from service.connect import complete_connection, required_scopes
+from service.connect import complete_connection, request_connect, required_scopes
 from service.errors import ApiError
 from service.oauth_query import verify_oauth_query
 from service.runtime import Resources
 from service.settings import Settings
 from service.shops import AppKind, validate_shop_domain
-from workers.names import CONNECT_SHOP
-from workers.trigger import job_id, trigger
 
 __all__ = ["router"]
 
@@ -162,13 +160,7 @@ async def callback(request: Request) -> HTMLResponse:
                 shop_id=record.shop_id,
                 reason="Shopify granted fewer scopes than dropsync needs: " + ", ".join(missing),
             )
-    await trigger(
-        resources.redis,
-        CONNECT_SHOP,
-        record.shop_id,
-        queue_name=settings.queue_name,
-        unique_id=job_id(settings.queue_name, CONNECT_SHOP, record.shop_id),
-    )
+    await request_connect(resources.redis, queue_name=settings.queue_name, shop_id=record.shop_id)
     log.info("oauth.installed", shop_id=record.shop_id, shop=shop, expiring=grant.expires_at)
     return HTMLResponse(
         "<!doctype html><title>dropsync connected</title>"

@@ -9,11 +9,9 @@ from pydantic import BaseModel
 from clients.shopify_oauth import OAuthError, TokenRejectedError
 from schema.queries.shops import ShopRecord, delete_shop, get_shop, list_shops
 from service.auth import PrincipalDep
-from service.connect import register_and_connect
+from service.connect import register_and_connect, request_connect
 from service.errors import ApiError
 from service.shops import ShopRegistration
-from workers.names import CONNECT_SHOP
-from workers.trigger import job_id, trigger
 
 __all__ = ["router"]
 
@@ -84,13 +82,7 @@ async def create_shop(
         raise ApiError(422, "credentials_rejected", str(error)) from error
     except OAuthError as error:
         raise ApiError(502, "shopify_unavailable", str(error)) from error
-    await trigger(
-        resources.redis,
-        CONNECT_SHOP,
-        shop.shop_id,
-        queue_name=settings.queue_name,
-        unique_id=job_id(settings.queue_name, CONNECT_SHOP, shop.shop_id),
-    )
+    await request_connect(resources.redis, queue_name=settings.queue_name, shop_id=shop.shop_id)
     return ShopOut.of(shop)
 
 

@@ -13,11 +13,9 @@ from schema.queries.sync_state import (
     start_backfill,
 )
 from service.auth import PrincipalDep
-from service.connect import CUTOVER_SETTING
+from service.connect import CUTOVER_SETTING, request_connect
 from service.errors import ApiError
 from service.runtime import Resources
-from workers.names import CONNECT_SHOP
-from workers.trigger import job_id, trigger
 
 __all__ = ["router"]
 
@@ -110,13 +108,7 @@ async def request_backfill(
             connection, shop_id=shop_id, since=datetime.now(UTC) - timedelta(days=body.days)
         )
     queue = resources.runtime.settings.queue_name
-    await trigger(
-        resources.redis,
-        CONNECT_SHOP,
-        shop_id,
-        queue_name=queue,
-        unique_id=job_id(queue, CONNECT_SHOP, shop_id),
-    )
+    await request_connect(resources.redis, queue_name=queue, shop_id=shop_id)
     return await read_sync(shop_id, request, principal)
 
 

@@ -70,7 +70,8 @@ def header_map(request: Request) -> dict[str, str]:
     dozen of them, so one pass is cheaper. Repeated headers keep their last value.
     """
     return {
-        name.decode("latin-1").lower(): value.decode("latin-1")
+        # PostgreSQL text cannot hold NUL; headers are not signed, so never trust them to.
+        name.decode("latin-1").lower(): value.decode("latin-1").replace("\x00", "")
         for name, value in request.scope["headers"]
     }
 

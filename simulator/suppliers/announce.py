@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +35,6 @@ TOPICS: Mapping[Supplier, tuple[str, ...]] = {
     Supplier.ALIEXPRESS: ("order_status",),
     Supplier.GENERIC: ("events",),
 }
-
-GenericBuilder = Callable[[str], dict[str, Any]]
 
 
 class Announcer:
@@ -70,11 +68,7 @@ class Announcer:
             case Supplier.ALIEXPRESS:
                 self._ae_push(order)
             case Supplier.GENERIC:
-                self._generic(
-                    lambda event_id: generic.placed_event(
-                        order, event_id=event_id, **self._generic_context()
-                    )
-                )
+                self._generic(generic.placed_event(order, occurred_at=self._clock.now()))
 
     def shipped(self, order: SupplierOrder, packages: Sequence[Package], *, first: bool) -> None:
         match order.supplier:
@@ -86,11 +80,7 @@ class Announcer:
                 if first:
                     self._ae_push(order)
             case Supplier.GENERIC:
-                self._generic(
-                    lambda event_id: generic.shipped_event(
-                        order, packages, event_id=event_id, **self._generic_context()
-                    )
-                )
+                self._generic(generic.shipped_event(order, packages, occurred_at=self._clock.now()))
 
     def scanned(self, order: SupplierOrder, package: Package, *, delivered: bool) -> None:
         match order.supplier:
@@ -103,9 +93,7 @@ class Announcer:
                     self._ae_push(order)
             case Supplier.GENERIC:
                 self._generic(
-                    lambda event_id: generic.tracking_updated_event(
-                        order, package, event_id=event_id, **self._generic_context()
-                    )
+                    generic.tracking_updated_event(order, package, occurred_at=self._clock.now())
                 )
 
     def relabelled(self, order: SupplierOrder, package: Package, *, previous: str) -> None:
@@ -118,14 +106,10 @@ class Announcer:
                 # AliExpress stays silent and only polling can notice.
                 pass
             case Supplier.GENERIC:
+                # The format has no "previous number" field: the event carries the
+                # package as it is now, with its new tracking number.
                 self._generic(
-                    lambda event_id: generic.tracking_updated_event(
-                        order,
-                        package,
-                        event_id=event_id,
-                        previous_tracking_number=previous,
-                        **self._generic_context(),
-                    )
+                    generic.tracking_updated_event(order, package, occurred_at=self._clock.now())
                 )
 
     def split(self, order: SupplierOrder, children: Sequence[SupplierOrder]) -> None:
@@ -144,11 +128,7 @@ class Announcer:
             case Supplier.ALIEXPRESS:
                 raise AssertionError("AliExpress splits are refused before this")
             case Supplier.GENERIC:
-                self._generic(
-                    lambda event_id: generic.split_event(
-                        order, children, event_id=event_id, **self._generic_context()
-                    )
-                )
+                self._generic(generic.split_event(order, children, occurred_at=self._clock.now()))
 
     def cancelled(self, order: SupplierOrder) -> None:
         match order.supplier:
@@ -157,11 +137,7 @@ class Announcer:
             case Supplier.ALIEXPRESS:
                 self._ae_push(order)
             case Supplier.GENERIC:
-                self._generic(
-                    lambda event_id: generic.cancelled_event(
-                        order, event_id=event_id, **self._generic_context()
-                    )
-                )
+                self._generic(generic.cancelled_event(order, occurred_at=self._clock.now()))
 
     # -- building and queueing -------------------------------------------------
 
@@ -220,16 +196,9 @@ class Announcer:
         message_id = self._ids.uuid_hex()
         self._emit(Supplier.ALIEXPRESS, topic, "order_status", payload, message_id)
 
-    def _generic_context(self) -> dict[str, Any]:
-        return {
-            "occurred_at": self._clock.now(),
-            "supplier_name": self._settings.generic_supplier_name,
-        }
-
-    def _generic(self, build: GenericBuilder) -> None:
-        event_id = self._ids.webhook_id()
-        payload = build(event_id)
-        self._emit(Supplier.GENERIC, payload["type"], "events", payload, event_id)
+    def _generic(self, payload: dict[str, Any]) -> None:
+        # The webhook-id header identifies the delivery; the body does not repeat it.
+        self._emit(Supplier.GENERIC, payload["type"], "events", payload, self._ids.webhook_id())
 
     # -- signing at send time ----------------------------------------------------
 

@@ -1,14 +1,24 @@
-"""The generic supplier / 3PL event format (schema: ``generic_event.schema.json``).
+"""The generic supplier / 3PL event format dropsync publishes (``generic_event.schema.json``).
 
-One flat JSON object per event, delivered with Standard Webhooks signatures.
-Every event carries ``version``, ``event_id`` (equal to the ``webhook-id``
-header), ``type``, ``occurred_at`` (ISO-8601 with a zone), ``supplier``,
-``supplier_order_id`` and at least one of ``shopify_order_id`` / ``order_name``.
+The schema file is a verbatim copy of dropsync's published contract; these
+builders are written from that documented shape, not from dropsync's parser,
+so a misreading on either side shows up as a failed delivery. Each event is a
+Standard Webhooks style envelope::
+
+    {"type": "order.shipped", "timestamp": "...Z",
+     "data": {"supplier_order_id": ..., "occurred_at": "...Z",
+              "shopify_order_id": 5550000001 | "gid://shopify/Order/...",
+              "order_name": "#1001", "status": "shipped",
+              "packages": [{"tracking_number", "carrier", "tracking_url",
+                            "line_items": [...], "status", "events": [...]}]}}
+
+The ``webhook-id`` header (not the body) identifies a delivery.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,10 +30,10 @@ from simulator.suppliers.model import (
     LineItem,
     Package,
     SupplierOrder,
+    TrackingEvent,
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
     "GenericEventType",
     "TrackingState",
     "cancelled_event",
@@ -38,8 +48,10 @@ __all__ = [
     "tracking_url",
 ]
 
-SCHEMA_VERSION = 1
 SCHEMA_FILE = "generic_event.schema.json"
+
+_MAX_BIGINT = 9_223_372_036_854_775_807
+_DIGITS = re.compile(r"[1-9][0-9]*")
 
 
 def load_schema() -> dict[str, Any]:
@@ -58,19 +70,21 @@ class GenericEventType(StrEnum):
 
 
 class TrackingState(StrEnum):
-    PENDING = "pending"
+    """The format's ``trackingStatus`` values."""
+
+    NO_INFO = "no_info"
     IN_TRANSIT = "in_transit"
     OUT_FOR_DELIVERY = "out_for_delivery"
-    AVAILABLE_FOR_PICKUP = "available_for_pickup"
+    AWAITING_PICKUP = "awaiting_pickup"
     DELIVERED = "delivered"
     EXCEPTION = "exception"
     RETURNED = "returned"
 
 
 _TRACKING_STATES = {
-    CjTrackingStatus.NO_INFO: TrackingState.PENDING,
+    CjTrackingStatus.NO_INFO: TrackingState.NO_INFO,
     CjTrackingStatus.OUT_FOR_DELIVERY: TrackingState.OUT_FOR_DELIVERY,
-    CjTrackingStatus.AWAITING_PICKUP: TrackingState.AVAILABLE_FOR_PICKUP,
+    CjTrackingStatus.AWAITING_PICKUP: TrackingState.AWAITING_PICKUP,
     CjTrackingStatus.DELIVERED: TrackingState.DELIVERED,
     CjTrackingStatus.ABNORMAL: TrackingState.EXCEPTION,
     CjTrackingStatus.RETURNED: TrackingState.RETURNED,
@@ -91,14 +105,45 @@ def tracking_url(tracking_number: str) -> str:
     return f"https://www.ups.com/track?tracknum={tracking_number}"
 
 
+def _shopify_id(raw: str | None, *, resource: str) -> int | str | None:
+    """A Shopify id as the format wants it: a JSON integer, or the resource's GID.
+
+    The simulator's model keeps ids as text; anything that is neither digits nor
+    a GID of the right resource has no place in the format and is left out.
+    """
+    if raw is None:
+        return None
+    text = raw.strip()
+    if _DIGITS.fullmatch(text) and int(text) <= _MAX_BIGINT:
+        return int(text)
+    prefix = f"gid://shopify/{resource}/"
+    if text.startswith(prefix) and _DIGITS.fullmatch(text[len(prefix) :]):
+        return text
+    return None
+
+
 def line_item_json(item: LineItem) -> dict[str, Any]:
+    """One ``lineItem``: quantity plus whichever Shopify ids and SKU the line has.
+
+    Raises
+    ------
+    ValueError
+        If the line carries no reference the format accepts (for example only a
+        supplier-side variant id that is not a Shopify variant id).
+    """
     out: dict[str, Any] = {"quantity": item.quantity}
-    if item.shopify_line_item_id is not None:
-        out["shopify_line_item_id"] = item.shopify_line_item_id
-    if item.sku is not None:
+    line_item_id = _shopify_id(item.shopify_line_item_id, resource="LineItem")
+    if line_item_id is not None:
+        out["shopify_line_item_id"] = line_item_id
+    if item.sku is not None and item.sku.strip():
         out["sku"] = item.sku
-    if item.variant_id is not None:
-        out["variant_id"] = item.variant_id
+    variant_id = _shopify_id(item.variant_id, resource="ProductVariant")
+    if variant_id is not None:
+        out["variant_id"] = variant_id
+    if len(out) == 1:
+        raise ValueError(
+            f"line item {item!r} has no shopify_line_item_id, sku or Shopify variant_id"
+        )
     return out
 
 
@@ -106,143 +151,86 @@ def _line_items(items: Sequence[LineItem]) -> list[dict[str, Any]]:
     return [line_item_json(item) for item in items]
 
 
-def _base(
-    order: SupplierOrder,
-    *,
-    event_id: str,
-    event_type: GenericEventType,
-    occurred_at: datetime,
-    supplier_name: str,
+def _envelope(
+    order: SupplierOrder, *, event_type: GenericEventType, occurred_at: datetime
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "version": SCHEMA_VERSION,
-        "event_id": event_id,
-        "type": event_type.value,
-        "occurred_at": iso(occurred_at),
-        "supplier": supplier_name,
+    data: dict[str, Any] = {
         "supplier_order_id": order.supplier_order_id,
+        "occurred_at": iso(occurred_at),
+        "status": order.status.value,
     }
-    if order.shopify_order_id is not None:
-        out["shopify_order_id"] = order.shopify_order_id
-    if order.order_name is not None:
-        out["order_name"] = order.order_name
-    return out
+    shopify_order_id = _shopify_id(order.shopify_order_id, resource="Order")
+    if shopify_order_id is not None:
+        data["shopify_order_id"] = shopify_order_id
+    order_name = order.order_name
+    if shopify_order_id is None and not (order_name and order_name.strip()):
+        # The format needs one Shopify reference; the merchant's own reference
+        # is the order name they ordered under.
+        order_name = order.merchant_reference
+    if order_name is not None and order_name.strip():
+        data["order_name"] = order_name
+    return {"type": event_type.value, "timestamp": iso(occurred_at), "data": data}
 
 
-def placed_event(
-    order: SupplierOrder, *, event_id: str, occurred_at: datetime, supplier_name: str
-) -> dict[str, Any]:
-    out = _base(
-        order,
-        event_id=event_id,
-        event_type=GenericEventType.ORDER_PLACED,
-        occurred_at=occurred_at,
-        supplier_name=supplier_name,
-    )
-    out["line_items"] = _line_items(order.line_items)
+def _event_json(event: TrackingEvent) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "occurred_at": iso(event.occurred_at),
+        "status": tracking_state(event.status).value,
+        "description": event.description,
+    }
+    if event.location:
+        out["location"] = event.location
     return out
 
 
 def _package_json(package: Package) -> dict[str, Any]:
     return {
-        "package_id": package.package_id,
         "tracking_number": package.tracking_number,
         "carrier": package.carrier,
         "tracking_url": package.tracking_url,
         "line_items": _line_items(package.line_items),
+        "status": tracking_state(package.latest_status).value,
+        "events": [_event_json(event) for event in package.chronological_events()],
     }
 
 
+def placed_event(order: SupplierOrder, *, occurred_at: datetime) -> dict[str, Any]:
+    return _envelope(order, event_type=GenericEventType.ORDER_PLACED, occurred_at=occurred_at)
+
+
 def shipped_event(
-    order: SupplierOrder,
-    packages: Sequence[Package],
-    *,
-    event_id: str,
-    occurred_at: datetime,
-    supplier_name: str,
+    order: SupplierOrder, packages: Sequence[Package], *, occurred_at: datetime
 ) -> dict[str, Any]:
-    out = _base(
-        order,
-        event_id=event_id,
-        event_type=GenericEventType.ORDER_SHIPPED,
-        occurred_at=occurred_at,
-        supplier_name=supplier_name,
-    )
-    out["packages"] = [_package_json(p) for p in packages]
+    out = _envelope(order, event_type=GenericEventType.ORDER_SHIPPED, occurred_at=occurred_at)
+    out["data"]["packages"] = [_package_json(package) for package in packages]
     return out
 
 
 def tracking_updated_event(
-    order: SupplierOrder,
-    package: Package,
-    *,
-    event_id: str,
-    occurred_at: datetime,
-    supplier_name: str,
-    previous_tracking_number: str | None = None,
+    order: SupplierOrder, package: Package, *, occurred_at: datetime
 ) -> dict[str, Any]:
-    out = _base(
-        order,
-        event_id=event_id,
-        event_type=GenericEventType.TRACKING_UPDATED,
-        occurred_at=occurred_at,
-        supplier_name=supplier_name,
-    )
-    out["package_id"] = package.package_id
-    out["tracking_number"] = package.tracking_number
-    if previous_tracking_number is not None:
-        out["previous_tracking_number"] = previous_tracking_number
-    out["carrier"] = package.carrier
-    out["tracking_url"] = package.tracking_url
-    out["status"] = tracking_state(package.latest_status).value
-    events = package.chronological_events()
-    rendered = []
-    for event in events:
-        row: dict[str, Any] = {
-            "occurred_at": iso(event.occurred_at),
-            "status": tracking_state(event.status).value,
-            "description": event.description,
-        }
-        if event.location:
-            row["location"] = event.location
-        rendered.append(row)
-    out["events"] = rendered
+    """New scans or a corrected tracking number for one package (its current state)."""
+    out = _envelope(order, event_type=GenericEventType.TRACKING_UPDATED, occurred_at=occurred_at)
+    out["data"]["packages"] = [_package_json(package)]
     return out
 
 
-def cancelled_event(
-    order: SupplierOrder, *, event_id: str, occurred_at: datetime, supplier_name: str
-) -> dict[str, Any]:
-    out = _base(
-        order,
-        event_id=event_id,
-        event_type=GenericEventType.ORDER_CANCELLED,
-        occurred_at=occurred_at,
-        supplier_name=supplier_name,
-    )
+def cancelled_event(order: SupplierOrder, *, occurred_at: datetime) -> dict[str, Any]:
+    out = _envelope(order, event_type=GenericEventType.ORDER_CANCELLED, occurred_at=occurred_at)
     if order.cancel_reason is not None:
-        out["reason"] = order.cancel_reason
+        out["data"]["reason"] = order.cancel_reason
     return out
 
 
 def split_event(
-    order: SupplierOrder,
-    children: Sequence[SupplierOrder],
-    *,
-    event_id: str,
-    occurred_at: datetime,
-    supplier_name: str,
+    order: SupplierOrder, children: Sequence[SupplierOrder], *, occurred_at: datetime
 ) -> dict[str, Any]:
-    out = _base(
-        order,
-        event_id=event_id,
-        event_type=GenericEventType.ORDER_SPLIT,
-        occurred_at=occurred_at,
-        supplier_name=supplier_name,
-    )
-    out["child_orders"] = [
+    out = _envelope(order, event_type=GenericEventType.ORDER_SPLIT, occurred_at=occurred_at)
+    out["data"]["split_into"] = [
         {
             "supplier_order_id": child.supplier_order_id,
+            "status": child.status.value,
+            "created_at": iso(child.created_at),
             "line_items": _line_items(child.line_items),
         }
         for child in children

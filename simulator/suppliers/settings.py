@@ -34,6 +34,5 @@ class SupplierSettings:
     # The push signature is unconfirmed; when set, the body's hex HMAC-SHA256
     # with the app secret is sent in this header.
     ae_push_signature_header: str | None = None
-    generic_supplier_name: str = "acme-3pl"
     generic_secrets: list[str] = field(default_factory=list)
     shipping_country: str = "US"

@@ -323,8 +323,12 @@ class SupplierSimulator:
         order_id = supplier_order_id or self._new_order_id(supplier)
         if order_id in self._orders:
             raise InvalidTransitionError(f"order {order_id} already exists")
-        if supplier is Supplier.GENERIC and shopify_order_id is None and order_name is None:
-            order_name = merchant_reference
+        if supplier is Supplier.GENERIC:
+            # Refuse lines the generic format cannot name before any state depends on them.
+            for item in line_items:
+                generic.line_item_json(item)
+            if shopify_order_id is None and order_name is None:
+                order_name = merchant_reference
         order = SupplierOrder(
             supplier=supplier,
             supplier_order_id=order_id,

@@ -5,13 +5,10 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import asyncpg
-import pytest
 
 from schema.queries.tokens import list_tokens
-from service.settings import Settings
 
 
 def _run(
@@ -26,19 +23,6 @@ def _run(
         check=False,
         input=input_text,
     )
-
-
-@pytest.fixture
-def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    assert settings.database_url is not None
-    assert settings.redis_url is not None
-    assert settings.secret_keys is not None
-    return {
-        "DROPSYNC_DATABASE_URL": settings.database_url,
-        "DROPSYNC_REDIS_URL": settings.redis_url,
-        "DROPSYNC_SECRET_KEYS": settings.secret_keys.get_secret_value(),
-        "DROPSYNC_DATA_DIR": str(tmp_path),
-    }
 
 
 def test_invalid_setting_stops_with_one_clear_line(env: dict[str, str]) -> None:

@@ -3,11 +3,10 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import asyncpg
 import orjson
-import pytest
+from redis.asyncio import Redis
 
 from schema.queries.shops import get_shop_by_domain
 from schema.secrets import SecretBox
@@ -25,21 +24,8 @@ def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    assert settings.database_url is not None
-    assert settings.redis_url is not None
-    assert settings.secret_keys is not None
-    return {
-        "DROPSYNC_DATABASE_URL": settings.database_url,
-        "DROPSYNC_REDIS_URL": settings.redis_url,
-        "DROPSYNC_SECRET_KEYS": settings.secret_keys.get_secret_value(),
-        "DROPSYNC_DATA_DIR": str(tmp_path),
-    }
-
-
 async def test_legacy_shop_is_added_with_a_cutover_and_a_queued_backfill(
-    env: dict[str, str], pool: asyncpg.Pool
+    env: dict[str, str], pool: asyncpg.Pool, redis: Redis, queue_name: str
 ) -> None:
     domain = "cli-legacy.myshopify.com"
     added = _run(
@@ -55,6 +41,9 @@ async def test_legacy_shop_is_added_with_a_cutover_and_a_queued_backfill(
         env=env,
     )
     assert added.returncode == 0, added.stderr
+    # The worker is nudged at once, not at the next poll.
+    queued = [job.decode() for job in await redis.zrange(queue_name, 0, -1)]
+    assert any(job.startswith(f"{queue_name}:connect_shop:") for job in queued), queued
     status = _run("shops", "sync", domain, "--no-follow", env=env)
     assert status.returncode == 0, status.stderr
     assert "backfill: pending" in status.stderr

@@ -4,13 +4,10 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import asyncpg
-import pytest
 
 from service.runtime import Runtime
-from service.settings import Settings
 from tests.ingest_helpers import order_body, register_test_shop, store_delivery
 from workers.jobs.apply_shopify import run_apply_shopify
 
@@ -26,21 +23,6 @@ def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    assert settings.database_url is not None
-    assert settings.redis_url is not None
-    assert settings.secret_keys is not None
-    return {
-        "DROPSYNC_DATABASE_URL": settings.database_url,
-        "DROPSYNC_REDIS_URL": settings.redis_url,
-        "DROPSYNC_SECRET_KEYS": settings.secret_keys.get_secret_value(),
-        "DROPSYNC_DATA_DIR": str(tmp_path),
-        "DROPSYNC_QUEUE_NAME": settings.queue_name,
-        "DROPSYNC_PUBLIC_URL": "https://sync.example",
-    }
-
-
 async def test_suppliers_add_list_remove(
     env: dict[str, str], pool: asyncpg.Pool, runtime: Runtime
 ) -> None:
@@ -50,7 +32,7 @@ async def test_suppliers_add_list_remove(
     )
     assert added.returncode == 0, added.stderr
     url = added.stdout.strip().splitlines()[-1]
-    assert url.startswith("https://sync.example/webhooks/suppliers/")
+    assert url.startswith("https://dropsync.test/webhooks/suppliers/")
     assert "?token=" in url
     async with pool.acquire() as connection:
         row = await connection.fetchrow(

@@ -314,3 +314,19 @@ async def test_get_on_webhook_route_is_json_405(client: httpx.AsyncClient) -> No
     response = await client.get(URL)
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+
+
+async def test_uninstalled_shop_still_verifies_and_stores_compliance_deliveries(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, shop_id: int
+) -> None:
+    async with pool.acquire() as connection:
+        await connection.execute(
+            "UPDATE shop SET status = 'uninstalled', access_token_enc = NULL WHERE shop_id = $1",
+            shop_id,
+        )
+    body = b'{"shop_id": 954889, "shop_domain": "acme.myshopify.com"}'
+    headers = shopify_headers(body, topic="shop/redact")
+    response = await client.post(URL, content=body, headers=headers)
+    assert response.status_code == 200
+    (row,) = await _rows(pool)
+    assert (row["topic"], row["status"]) == ("shop/redact", "pending")

@@ -14,7 +14,8 @@ from schema.queries.inbox import (
 )
 from service.runtime import Runtime
 from tests.ingest_helpers import order_body, register_test_shop, sample, store_delivery
-from workers.jobs.apply_shopify import MAX_ATTEMPTS, run_apply_shopify
+from workers.jobs.apply_shopify import run_apply_shopify
+from workers.jobs.delivery_retry import MAX_ATTEMPTS
 
 
 @pytest.fixture

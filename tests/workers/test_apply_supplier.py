@@ -230,3 +230,25 @@ async def test_replayed_supplier_delivery_changes_nothing(
     assert [dict(row) for row in await _supplier_orders(pool)] == before
     async with pool.acquire() as connection:
         assert await connection.fetch("SELECT * FROM package") == packages_before
+
+
+async def test_shipment_dated_in_the_future_counts_as_shipped_now(
+    pool: asyncpg.Pool, runtime: Runtime, shop_id: int
+) -> None:
+    account = await create_account(
+        pool, runtime.secrets, kind=SupplierKind.GENERIC, shop_ids=[shop_id]
+    )
+    body = generic_event(
+        "order.shipped",
+        {
+            "supplier_order_id": "SO-FUTURE",
+            "shopify_order_id": ORDER_ID,
+            "occurred_at": "2099-01-01T00:00:00Z",
+            "packages": [{"tracking_number": "LP00999999999CN", "carrier": "YunExpress"}],
+        },
+    )
+    await _deliver(pool, account, body, "generic:future")
+    await run_apply_supplier(pool, account_id=account.account.account_id)
+    async with pool.acquire() as connection:
+        in_future = await connection.fetchval("SELECT shipped_at > now() FROM package")
+    assert in_future is False

@@ -15,7 +15,6 @@ cannot hold up the others.
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -57,29 +56,22 @@ from schema.queries.shopify_state import (
 )
 from workers import names
 from workers.context import resources
+from workers.jobs.delivery_retry import failure_outcome
 from workers.trigger import job_id, trigger
 
 __all__ = [
-    "MAX_ATTEMPTS",
     "ApplyReport",
     "apply_shopify",
     "apply_shopify_batch",
-    "retry_delay",
     "run_apply_shopify",
 ]
 
 log = structlog.get_logger()
 
-MAX_ATTEMPTS = 8
 BATCH_SIZE = 500
 _ACTOR = "webhook"
 # First key of the per-shop advisory lock (the second is the shop id).
 _LOCK_NAMESPACE = 0x5D1F_0001
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Backoff before the next try after `attempts` failed ones: 2 s, 4 s, ... capped at 10 min."""
-    return timedelta(seconds=min(2 ** max(attempts, 1), 600))
 
 
 @dataclass(kw_only=True)
@@ -349,23 +341,6 @@ async def _apply(
     return batch
 
 
-def _failure(delivery: PendingShopifyDelivery, error: Exception) -> DeliveryOutcome:
-    attempts = delivery.attempts + 1
-    message = f"{type(error).__name__}: {error}"
-    if attempts >= MAX_ATTEMPTS:
-        return DeliveryOutcome(
-            delivery_id=delivery.delivery_id,
-            status=DeliveryStatus.FAILED,
-            error=f"gave up after {attempts} attempts: {message}",
-        )
-    return DeliveryOutcome(
-        delivery_id=delivery.delivery_id,
-        status=DeliveryStatus.PENDING,
-        error=message,
-        retry_in=retry_delay(attempts),
-    )
-
-
 async def apply_shopify_batch(
     connection: Connection, *, shop_id: int, limit: int = BATCH_SIZE
 ) -> ApplyReport:
@@ -412,7 +387,13 @@ async def apply_shopify_batch(
                         delivery_id=delivery.delivery_id,
                         error=repr(error),
                     )
-                    outcomes.append(_failure(delivery, error))
+                    outcomes.append(
+                        failure_outcome(
+                            delivery_id=delivery.delivery_id,
+                            previous_attempts=delivery.attempts,
+                            error=error,
+                        )
+                    )
         if not report.shop_erased:
             await record_shopify_outcomes(connection, shop_id=shop_id, outcomes=outcomes)
     report.add(outcomes)

@@ -48,7 +48,7 @@ from schema.queries.supplier_state import (
 )
 from workers import names
 from workers.context import resources
-from workers.jobs.apply_shopify import MAX_ATTEMPTS, retry_delay
+from workers.jobs.delivery_retry import failure_outcome
 from workers.trigger import trigger
 
 __all__ = ["apply_supplier", "apply_supplier_batch", "run_apply_supplier"]
@@ -285,23 +285,6 @@ async def _apply_hint(
     ]
 
 
-def _failure(delivery: PendingSupplierDelivery, error: Exception) -> DeliveryOutcome:
-    attempts = delivery.attempts + 1
-    message = f"{type(error).__name__}: {error}"
-    if attempts >= MAX_ATTEMPTS:
-        return DeliveryOutcome(
-            delivery_id=delivery.delivery_id,
-            status=DeliveryStatus.FAILED,
-            error=f"gave up after {attempts} attempts: {message}",
-        )
-    return DeliveryOutcome(
-        delivery_id=delivery.delivery_id,
-        status=DeliveryStatus.PENDING,
-        error=message,
-        retry_in=retry_delay(attempts),
-    )
-
-
 async def _apply_one(
     connection: Connection, account: SupplierAccountRecord, delivery: PendingSupplierDelivery
 ) -> tuple[DeliveryOutcome, int | None]:
@@ -347,7 +330,11 @@ async def _apply_one(
             delivery_id=delivery.delivery_id,
             error=repr(error),
         )
-        return _failure(delivery, error), None
+        return failure_outcome(
+            delivery_id=delivery.delivery_id,
+            previous_attempts=delivery.attempts,
+            error=error,
+        ), None
     applied = DeliveryOutcome(delivery_id=delivery.delivery_id, status=DeliveryStatus.APPLIED)
     return applied, shop_id
 

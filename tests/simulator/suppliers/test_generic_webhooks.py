@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -80,7 +82,7 @@ async def test_signature_verifies_with_reference_implementation(
     [request] = receiver.requests
     [secret] = sim.settings.generic_secrets
     assert reference_verify(request, secret, now=_now(sim))
-    assert request.headers["webhook-id"] == request.json()["event_id"]
+    assert request.headers["webhook-id"].startswith("msg_")
     assert request.headers["webhook-timestamp"] == str(_now(sim))
 
 
@@ -184,37 +186,102 @@ def test_shipped_event_lists_each_package_with_its_line_items() -> None:
     events = _every_event_type(sim)
 
     [shipped] = [e for e in events if e["type"] == "order.shipped"]
-    assert [p["line_items"] for p in shipped["packages"]] == [
-        [{"quantity": 2, "shopify_line_item_id": "13300000001", "sku": "TS-BLK-M"}],
-        [
-            {
-                "quantity": 1,
-                "shopify_line_item_id": "13300000002",
-                "variant_id": "44000000002",
-            }
-        ],
+    assert [p["line_items"] for p in shipped["data"]["packages"]] == [
+        [{"quantity": 2, "shopify_line_item_id": 13300000001, "sku": "TS-BLK-M"}],
+        [{"quantity": 1, "shopify_line_item_id": 13300000002, "variant_id": 44000000002}],
     ]
-    relabel = [e for e in events if "previous_tracking_number" in e]
-    assert relabel[0]["previous_tracking_number"] == shipped["packages"][1]["tracking_number"]
+    assert shipped["data"]["shopify_order_id"] == "gid://shopify/Order/5550000002"
+    assert shipped["data"]["order_name"] == "#2001"
+
+
+def test_relabel_sends_the_package_with_its_new_tracking_number() -> None:
+    sim = SupplierSimulator(seed=5, clock=ManualClock())
+
+    events = _every_event_type(sim)
+
+    [shipped] = [e for e in events if e["type"] == "order.shipped"]
+    updates = [e for e in events if e["type"] == "tracking.updated"]
+    [scan, relabel] = [u["data"]["packages"][0] for u in updates]
+    old_number = shipped["data"]["packages"][1]["tracking_number"]
+    assert scan["tracking_number"] == old_number
+    assert scan["status"] == "out_for_delivery"
+    assert scan["events"][-1]["location"] == "Denver, CO"
+    assert relabel["tracking_number"] != old_number
+    assert relabel["line_items"] == shipped["data"]["packages"][1]["line_items"]
+
+
+def test_split_and_cancel_carry_their_parts_and_reason() -> None:
+    sim = SupplierSimulator(seed=5, clock=ManualClock())
+
+    events = _every_event_type(sim)
+
+    [split] = [e for e in events if e["type"] == "order.split"]
+    [cancelled] = [e for e in events if e["type"] == "order.cancelled"]
+    assert [part["line_items"] for part in split["data"]["split_into"]] == [
+        [{"quantity": 2, "shopify_line_item_id": 13300000001, "sku": "TS-BLK-M"}],
+        [{"quantity": 1, "shopify_line_item_id": 13300000002, "variant_id": 44000000002}],
+    ]
+    assert split["data"]["order_name"] == "#2002"
+    assert cancelled["data"]["reason"] == "out of stock"
+
+
+def test_numeric_shopify_order_id_is_sent_as_a_json_integer() -> None:
+    sim = SupplierSimulator(seed=5, clock=ManualClock())
+    sim.place_order(
+        Supplier.GENERIC,
+        merchant_reference="#3001",
+        shopify_order_id="5550000003",
+        line_items=(SHIRT,),
+    )
+
+    [placed] = [m.json() for m in sim.messages(supplier=Supplier.GENERIC)]
+
+    assert placed["data"]["shopify_order_id"] == 5550000003
+    assert "order_name" not in placed["data"]
+
+
+def test_line_without_a_reference_the_format_accepts_is_refused() -> None:
+    sim = SupplierSimulator(seed=5, clock=ManualClock())
+
+    with pytest.raises(ValueError, match="no shopify_line_item_id"):
+        sim.place_order(
+            Supplier.GENERIC,
+            merchant_reference="#3002",
+            line_items=(LineItem(quantity=1, variant_id="V-100"),),
+        )
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("path", "value"),
     [
-        ("occurred_at", "2026-01-15T08:00:00"),
-        ("type", "order.refunded"),
-        ("surprise", True),
+        (("data", "occurred_at"), "2026-01-15T08:00:00"),
+        (("type",), "order.refunded"),
+        (("data", "shopify_order_id"), "5550000002"),
+        (("data", "supplier_order_id"), " "),
     ],
-    ids=["zone_missing", "unknown_type", "unknown_field"],
+    ids=["zone_missing", "unknown_type", "order_id_as_digit_string", "blank_supplier_order"],
 )
-def test_schema_rejects_malformed_events(field: str, value: object) -> None:
+def test_schema_rejects_malformed_events(path: tuple[str, ...], value: object) -> None:
     sim = SupplierSimulator(seed=5, clock=ManualClock())
     validator = jsonschema_rs.validator_for(load_schema(), validate_formats=True)
     event = _every_event_type(sim)[0]
+    target = event
+    for key in path[:-1]:
+        target = target[key]
 
-    event[field] = value
+    target[path[-1]] = value
 
     assert not validator.is_valid(event)
+
+
+def test_schema_requires_packages_on_a_shipped_event() -> None:
+    sim = SupplierSimulator(seed=5, clock=ManualClock())
+    validator = jsonschema_rs.validator_for(load_schema(), validate_formats=True)
+    [shipped] = [e for e in _every_event_type(sim) if e["type"] == "order.shipped"]
+
+    shipped["data"]["packages"] = []
+
+    assert not validator.is_valid(shipped)
 
 
 def test_schema_requires_a_shopify_order_reference() -> None:
@@ -222,9 +289,9 @@ def test_schema_requires_a_shopify_order_reference() -> None:
     validator = jsonschema_rs.validator_for(load_schema(), validate_formats=True)
     event = _every_event_type(sim)[0]
 
-    del event["shopify_order_id"]
+    del event["data"]["shopify_order_id"]
     still_named = validator.is_valid(event)
-    del event["order_name"]
+    del event["data"]["order_name"]
 
     assert still_named
     assert not validator.is_valid(event)
@@ -245,3 +312,10 @@ async def test_signing_clock_stamps_wall_time_while_state_uses_manual_clock(
     [secret] = sim.settings.generic_secrets
     assert request.headers["webhook-timestamp"] == str(int(wall.now().timestamp()))
     assert reference_verify(request, secret, now=int(wall.now().timestamp()))
+
+
+def test_schema_copy_is_identical_to_dropsyncs_published_schema() -> None:
+    # Read as a file, not imported: the simulator speaks the published contract.
+    published = Path(__file__).parents[3] / "core" / "generic_event.schema.json"
+
+    assert load_schema() == json.loads(published.read_text())

@@ -1,0 +1,381 @@
+"""Classification passes: classify, then merge into `mismatch` with lifecycle and a bridge.
+
+A full pass classifies every order of every connected shop and is a report "run"; an
+incremental pass classifies only the subjects in `classify_dirty` (filled by triggers) plus the
+pending rows whose grace window has ended. Both run the same SQL (`report_sql`) and the same
+merge, in one transaction the caller does not need to open:
+
+1. the candidate rows go to a temp table `classified`;
+2. one upsert inserts new rows, reopens resolved ones and refreshes open ones (lifecycle:
+   a full pass turns rows a previous full pass saw into `persisting`);
+3. open rows in scope that were not found again are resolved (`auto_pushed` when a push
+   succeeded since they opened, else `self_healed`);
+4. each shop's bridge (open before + opened - resolved = open after) goes to `classify_run`,
+   and every opening and resolution to the order's timeline.
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from core.carriers import SHOPIFY_TRACKING_COMPANIES, carrier_key, resolve_carrier
+from core.report_classes import Thresholds, resolve_thresholds
+from schema.classify.report_sql import (
+    candidate_orders_sql,
+    classified_orders_sql,
+    orphan_supplier_orders_sql,
+    shop_attention_sql,
+    unsynced_in_scope_sql,
+)
+from schema.db import Connection
+
+__all__ = ["PassResult", "run_full_pass", "run_incremental_pass"]
+
+log = structlog.get_logger()
+
+_ACTOR = "classifier"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassResult:
+    run_id: int
+    kind: str
+    shops: int
+    found: int
+    opened: int
+    resolved: int
+
+
+async def _thresholds_param(
+    connection: Connection, defaults: Thresholds
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """Per-shop thresholds as the jsonb array the SQL reads; uninstalled shops are left out."""
+    rows = await connection.fetch(
+        "SELECT shop_id, settings FROM shop WHERE status <> 'uninstalled' ORDER BY shop_id"
+    )
+    entries = []
+    for row in rows:
+        overrides = row["settings"].get("report") if isinstance(row["settings"], dict) else None
+        resolved = resolve_thresholds(defaults, overrides if isinstance(overrides, dict) else {})
+        entry: dict[str, Any] = {
+            name: value.total_seconds() for name, value in asdict(resolved).items()
+        }
+        entry["shop_id"] = row["shop_id"]
+        entries.append(entry)
+    return entries, [row["shop_id"] for row in rows]
+
+
+async def _carrier_param(connection: Connection, *, scoped: bool) -> dict[str, list[str]]:
+    """For each supplier carrier in scope, the Shopify company keys that count as the same."""
+    scope = (
+        "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
+        if scoped
+        else ""
+    )
+    names = await connection.fetch(
+        f"""
+        SELECT DISTINCT p.carrier FROM package p
+        JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
+        {scope}
+        WHERE p.carrier IS NOT NULL AND p.superseded_at IS NULL
+        """
+    )
+    accepted: dict[str, list[str]] = {}
+    for row in names:
+        name: str = row["carrier"]
+        keys = {carrier_key(name)}
+        company = resolve_carrier(name, overrides={}).company
+        if company:
+            keys.add(carrier_key(company))
+        accepted[name] = sorted(keys)
+    return accepted
+
+
+_CLASSIFIED = """
+CREATE TEMP TABLE classified (
+    shop_id bigint, subject_kind text, subject_key bigint, order_id bigint,
+    supplier_order_id bigint, class text, base_priority int, since timestamptz,
+    breaks_at timestamptz, detail jsonb, account_ids bigint[], carriers text[]
+) ON COMMIT DROP
+"""
+
+_MERGE = """
+WITH was_resolved AS (
+    -- read before the upsert (one statement, one snapshot): rows this pass reopens
+    SELECT m.mismatch_id FROM mismatch m
+    JOIN classified c ON c.shop_id = m.shop_id AND c.subject_kind = m.subject_kind
+                     AND c.subject_key = m.subject_key AND c.class = m.class
+    WHERE m.resolved_at IS NOT NULL
+),
+up AS (
+    INSERT INTO mismatch AS m (
+        shop_id, subject_kind, subject_key, order_id, supplier_order_id, class, outcome,
+        base_priority, since, breaks_at, detail, account_ids, carriers, lifecycle,
+        first_seen_at, last_seen_at, first_run_id, last_run_id)
+    SELECT c.shop_id, c.subject_kind, c.subject_key, c.order_id, c.supplier_order_id, c.class,
+           CASE WHEN c.breaks_at > $1 THEN 'pending' ELSE 'break' END,
+           c.base_priority, c.since, c.breaks_at, c.detail, c.account_ids, c.carriers, 'new',
+           $1, $1, $2, $2
+    FROM classified c
+    ON CONFLICT (shop_id, subject_kind, subject_key, class) DO UPDATE SET
+        outcome = EXCLUDED.outcome,
+        base_priority = EXCLUDED.base_priority,
+        since = CASE WHEN m.resolved_at IS NULL THEN least(m.since, EXCLUDED.since)
+                     ELSE EXCLUDED.since END,
+        breaks_at = EXCLUDED.breaks_at,
+        detail = EXCLUDED.detail,
+        account_ids = EXCLUDED.account_ids,
+        carriers = EXCLUDED.carriers,
+        last_seen_at = $1,
+        last_run_id = coalesce($2, m.last_run_id),
+        lifecycle = CASE WHEN m.resolved_at IS NOT NULL THEN 'new'
+                         WHEN $2::bigint IS NOT NULL AND m.first_run_id IS NOT NULL
+                              THEN 'persisting'
+                         ELSE m.lifecycle END,
+        first_run_id = CASE WHEN m.resolved_at IS NOT NULL THEN $2
+                            ELSE coalesce(m.first_run_id, $2) END,
+        first_seen_at = CASE WHEN m.resolved_at IS NOT NULL THEN $1 ELSE m.first_seen_at END,
+        acknowledged_at = CASE WHEN m.resolved_at IS NOT NULL THEN NULL ELSE m.acknowledged_at END,
+        acknowledged_by = CASE WHEN m.resolved_at IS NOT NULL THEN NULL ELSE m.acknowledged_by END,
+        acknowledged_until = CASE WHEN m.resolved_at IS NOT NULL THEN NULL
+                                  ELSE m.acknowledged_until END,
+        acknowledge_reason = CASE WHEN m.resolved_at IS NOT NULL THEN NULL
+                                  ELSE m.acknowledge_reason END,
+        snoozed_at = CASE WHEN m.resolved_at IS NOT NULL THEN NULL ELSE m.snoozed_at END,
+        snoozed_by = CASE WHEN m.resolved_at IS NOT NULL THEN NULL ELSE m.snoozed_by END,
+        snoozed_until = CASE WHEN m.resolved_at IS NOT NULL THEN NULL ELSE m.snoozed_until END,
+        snooze_reason = CASE WHEN m.resolved_at IS NOT NULL THEN NULL ELSE m.snooze_reason END,
+        resolved_at = NULL,
+        resolved_run_id = NULL,
+        resolution = NULL
+    RETURNING m.shop_id, m.mismatch_id, m.order_id, m.supplier_order_id, m.class, m.outcome,
+              m.xmax::text = '0' OR m.mismatch_id IN (SELECT mismatch_id FROM was_resolved)
+                  AS opened
+),
+events AS (
+    INSERT INTO order_event (shop_id, order_id, supplier_order_id, kind, actor, detail)
+    SELECT shop_id, order_id, supplier_order_id, 'report.opened', '{actor}',
+           jsonb_build_object('mismatch_id', mismatch_id, 'class', class, 'outcome', outcome)
+    FROM up WHERE opened
+)
+SELECT shop_id, count(*) AS found, count(*) FILTER (WHERE opened) AS opened
+FROM up GROUP BY shop_id
+""".replace("{actor}", _ACTOR)
+
+_RESOLVE = """
+WITH gone AS (
+    UPDATE mismatch m SET
+        resolved_at = $1, resolved_run_id = $2, lifecycle = 'resolved', outcome = 'ok',
+        resolution = CASE
+            WHEN m.subject_kind = 'order' AND EXISTS (
+                SELECT 1 FROM push p
+                WHERE p.shop_id = m.shop_id AND p.order_id = m.order_id
+                  AND p.status IN ('succeeded', 'adopted') AND p.completed_at >= m.first_seen_at)
+            THEN 'auto_pushed' ELSE 'self_healed' END
+    WHERE m.resolved_at IS NULL AND m.shop_id = ANY ($3::bigint[])
+      AND {scope}
+      AND NOT EXISTS (
+          SELECT 1 FROM classified c
+          WHERE c.shop_id = m.shop_id AND c.subject_kind = m.subject_kind
+            AND c.subject_key = m.subject_key AND c.class = m.class)
+    RETURNING m.shop_id, m.mismatch_id, m.order_id, m.supplier_order_id, m.class, m.resolution
+),
+events AS (
+    INSERT INTO order_event (shop_id, order_id, supplier_order_id, kind, actor, detail)
+    SELECT shop_id, order_id, supplier_order_id, 'report.resolved', '{actor}',
+           jsonb_build_object('mismatch_id', mismatch_id, 'class', class,
+                              'resolution', resolution)
+    FROM gone
+)
+SELECT shop_id, count(*) AS resolved FROM gone GROUP BY shop_id
+""".replace("{actor}", _ACTOR)
+
+_INCREMENTAL_SCOPE = (
+    "(m.subject_kind = 'shop' OR EXISTS (SELECT 1 FROM classify_scope_subjects ss"
+    " WHERE ss.shop_id = m.shop_id AND ss.subject_kind = m.subject_kind"
+    " AND ss.subject_key = m.subject_key))"
+)
+
+
+async def _stalled_overrides(connection: Connection, thresholds: Thresholds) -> list[timedelta]:
+    """Every shop's tracking_stalled threshold, so the screen's cutoff covers the smallest."""
+    thresholds_by_shop, _ = await _thresholds_param(connection, thresholds)
+    return [timedelta(seconds=entry["tracking_stalled_after"]) for entry in thresholds_by_shop]
+
+
+async def _open_counts(connection: Connection, shop_ids: Sequence[int]) -> dict[int, int]:
+    rows = await connection.fetch(
+        "SELECT shop_id, count(*) AS n FROM mismatch"
+        " WHERE resolved_at IS NULL AND shop_id = ANY ($1::bigint[]) GROUP BY shop_id",
+        list(shop_ids),
+    )
+    return {row["shop_id"]: row["n"] for row in rows}
+
+
+async def _classify_and_merge(
+    connection: Connection,
+    *,
+    kind: str,
+    now: datetime,
+    thresholds: Thresholds,
+    scoped: bool,
+) -> PassResult:
+    started = datetime.now(now.tzinfo)
+    # Merge joins on (shop_id) alone with a filter on the rest go quadratic when the estimate
+    # of a small side is off; hash joins (big scopes) and nested loops (small ones) do not.
+    await connection.execute("SET LOCAL enable_mergejoin = off")
+    await connection.execute("SET LOCAL jit = off")
+    run_id: int = await connection.fetchval("SELECT nextval('classify_run_id_seq')")
+    th, shop_ids = await _thresholds_param(connection, thresholds)
+    # Orders are always classified within classify_scope: the dirty set (incremental) or the
+    # screened candidates (full). Orphans and resolution cover everything on a full pass.
+    carriers = await _carrier_param(connection, scoped=True)
+    open_before = await _open_counts(connection, shop_ids)
+    await connection.execute(_CLASSIFIED)
+    await connection.execute(
+        f"CREATE TEMP TABLE classify_unsynced ON COMMIT DROP AS {unsynced_in_scope_sql()}"
+    )
+    await connection.execute("ANALYZE classify_unsynced")
+    await connection.execute(
+        f"INSERT INTO classified {classified_orders_sql(scoped=True)}",
+        th,
+        now,
+        carriers,
+        sorted(SHOPIFY_TRACKING_COMPANIES),
+    )
+    await connection.execute(
+        f"INSERT INTO classified {orphan_supplier_orders_sql(scoped=scoped)}", th
+    )
+    await connection.execute(f"INSERT INTO classified {shop_attention_sql()}", th, now)
+    full_run = run_id if kind == "full" else None
+    merged = await connection.fetch(_MERGE, now, full_run)
+    resolve_scope = "TRUE" if not scoped else _INCREMENTAL_SCOPE
+    resolved_rows = await connection.fetch(
+        _RESOLVE.replace("{scope}", resolve_scope), now, full_run, shop_ids
+    )
+    found = {row["shop_id"]: row["found"] for row in merged}
+    opened = {row["shop_id"]: row["opened"] for row in merged}
+    resolved = {row["shop_id"]: row["resolved"] for row in resolved_rows}
+    open_after = await _open_counts(connection, shop_ids)
+    finished = datetime.now(now.tzinfo)
+    await connection.executemany(
+        """
+        INSERT INTO classify_run (shop_id, run_id, kind, started_at, finished_at, found,
+                                  open_before, opened, resolved, open_after)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        """,
+        [
+            (
+                shop_id,
+                run_id,
+                kind,
+                started,
+                finished,
+                found.get(shop_id, 0),
+                open_before.get(shop_id, 0),
+                opened.get(shop_id, 0),
+                resolved.get(shop_id, 0),
+                open_after.get(shop_id, 0),
+            )
+            for shop_id in shop_ids
+        ],
+    )
+    result = PassResult(
+        run_id=run_id,
+        kind=kind,
+        shops=len(shop_ids),
+        found=sum(found.values()),
+        opened=sum(opened.values()),
+        resolved=sum(resolved.values()),
+    )
+    log.info(
+        "classify.pass_finished",
+        run_id=run_id,
+        kind=kind,
+        shops=result.shops,
+        found=result.found,
+        opened=result.opened,
+        resolved=result.resolved,
+    )
+    return result
+
+
+async def run_full_pass(
+    connection: Connection,
+    *,
+    now: datetime,
+    thresholds: Thresholds,
+) -> PassResult:
+    """Classify every order of every connected shop: one report run."""
+    async with connection.transaction():
+        await connection.execute("SET LOCAL work_mem = '256MB'")
+        await connection.execute("SET LOCAL jit = off")
+        # Everything dirty now is covered by this pass; later changes mark themselves again.
+        await connection.execute("DELETE FROM classify_dirty")
+        stalled = min(
+            [thresholds.tracking_stalled_after, *await _stalled_overrides(connection, thresholds)]
+        )
+        await connection.execute(
+            "CREATE TEMP TABLE classify_scope (shop_id bigint, order_id bigint) ON COMMIT DROP"
+        )
+        await connection.execute(
+            f"INSERT INTO classify_scope {candidate_orders_sql()}",
+            now - stalled,
+            sorted(SHOPIFY_TRACKING_COMPANIES),
+        )
+        await connection.execute("ANALYZE classify_scope")
+        return await _classify_and_merge(
+            connection, kind="full", now=now, thresholds=thresholds, scoped=False
+        )
+
+
+async def run_incremental_pass(
+    connection: Connection, *, now: datetime, thresholds: Thresholds
+) -> PassResult:
+    """Classify the dirty subjects and the pending rows whose grace ended."""
+    async with connection.transaction():
+        await connection.execute(
+            """
+            CREATE TEMP TABLE classify_scope_subjects ON COMMIT DROP AS
+            WITH taken AS (
+                DELETE FROM classify_dirty RETURNING shop_id, subject_kind, subject_key
+            )
+            SELECT shop_id, subject_kind, subject_key FROM taken
+            UNION
+            SELECT shop_id, subject_kind, subject_key FROM mismatch
+            WHERE resolved_at IS NULL AND outcome = 'pending' AND breaks_at <= $1
+            """,
+            now,
+        )
+        await connection.execute(
+            """
+            CREATE TEMP TABLE classify_scope ON COMMIT DROP AS
+            SELECT shop_id, subject_key AS order_id FROM classify_scope_subjects
+            WHERE subject_kind = 'order'
+            UNION
+            SELECT s.shop_id, s.shopify_order_id FROM classify_scope_subjects x
+            JOIN supplier_order s ON s.shop_id = x.shop_id AND s.supplier_order_id = x.subject_key
+            WHERE x.subject_kind = 'supplier_order' AND s.shopify_order_id IS NOT NULL
+            """
+        )
+        # Supplier orders of the orders in scope: a Shopify order arriving resolves its orphans.
+        await connection.execute(
+            """
+            INSERT INTO classify_scope_subjects (shop_id, subject_kind, subject_key)
+            SELECT s.shop_id, 'supplier_order', s.supplier_order_id
+            FROM classify_scope sc
+            JOIN supplier_order s ON s.shop_id = sc.shop_id AND s.shopify_order_id = sc.order_id
+            UNION
+            SELECT shop_id, 'order', order_id FROM classify_scope
+            EXCEPT
+            SELECT shop_id, subject_kind, subject_key FROM classify_scope_subjects
+            """
+        )
+        await connection.execute("ANALYZE classify_scope")
+        await connection.execute("ANALYZE classify_scope_subjects")
+        return await _classify_and_merge(
+            connection, kind="incremental", now=now, thresholds=thresholds, scoped=True
+        )

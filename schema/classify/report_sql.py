@@ -1,0 +1,568 @@
+"""The report classifier as composable, set-based SQL fragments.
+
+One statement classifies every order in scope: each child table (supplier orders, packages,
+fulfilments, fulfillment orders, the push ledger) is aggregated once per order, the aggregates
+are joined to the orders, and each class is a predicate over that one row (`ORDER_CLASSES`).
+The same text serves the full pass (scope = every order: hash joins over whole tables) and the
+incremental pass (scope = the temp table `classify_scope`: index lookups per dirty order).
+
+Parameters of every statement built here:
+  $1 jsonb        per-shop thresholds, in seconds (see `schema.classify.passes`)
+  $2 timestamptz  the pass's "now"
+  $3 jsonb        carrier -> accepted Shopify company keys (see `carrier_keys`)
+  $4 text[]       Shopify's tracking company names
+"""
+
+from dataclasses import dataclass
+
+from core.report_classes import CLASS_SPECS, MismatchClass
+from schema.classify.unsynced import LIVE_FULFILLMENT_STATUSES_SQL, unsynced_cte
+
+__all__ = [
+    "ORDER_CLASSES",
+    "ClassFragment",
+    "candidate_orders_sql",
+    "classified_orders_sql",
+    "orphan_supplier_orders_sql",
+    "shop_attention_sql",
+    "unsynced_in_scope_sql",
+    "unsynced_packages_sql",
+]
+
+
+def _key(expression: str) -> str:
+    """SQL for a carrier's lookup key: upper-case ASCII letters and digits only."""
+    return f"upper(regexp_replace({expression}, '[^0-9A-Za-z]+', '', 'g'))"
+
+
+_THRESHOLDS = """
+th AS (
+    SELECT t.shop_id,
+           make_interval(secs => t.sync_grace) AS sync_grace,
+           make_interval(secs => t.paid_not_placed_after) AS paid_not_placed_after,
+           make_interval(secs => t.payment_pending_after) AS payment_pending_after,
+           make_interval(secs => t.cancel_grace) AS cancel_grace,
+           make_interval(secs => t.orphan_grace) AS orphan_grace,
+           make_interval(secs => t.hold_grace) AS hold_grace,
+           make_interval(secs => t.tracking_stalled_after) AS tracking_stalled_after
+    FROM jsonb_to_recordset($1::jsonb) AS t(
+        shop_id bigint, sync_grace float8, paid_not_placed_after float8,
+        payment_pending_after float8, cancel_grace float8, orphan_grace float8,
+        hold_grace float8, tracking_stalled_after float8)
+)"""
+
+
+def unsynced_in_scope_sql() -> str:
+    """The shipped-but-not-synced packages of the orders in `classify_scope`, from the ONE
+    shared fragment (`schema.classify.unsynced`, grace 0: the report's grace makes them
+    pending). The pass stores them in the temp table `classify_unsynced` (analysed, so the
+    planner knows its size) before classifying.
+    """
+    return f"""
+SELECT u.shop_id, u.package_id, u.before_cutover
+FROM ({unsynced_cte(grace="'0 seconds'", shop_id=None)}) u
+JOIN classify_scope sc ON sc.shop_id = u.shop_id AND sc.order_id = u.order_id
+"""
+
+
+def unsynced_packages_sql(*, scoped: bool) -> str:
+    """CTEs `pk` (current packages of live supplier orders, per Shopify order), `uns` (those
+    of them shipped but not synced: `classify_unsynced`, see `unsynced_in_scope_sql`) and
+    `ftn` (tracking numbers on live Shopify fulfilments, per order, for mismatches,
+    duplicates and carriers).
+    """
+    scope_so = (
+        "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
+        if scoped
+        else ""
+    )
+    scope_f = (
+        "JOIN classify_scope sc ON sc.shop_id = f.shop_id AND sc.order_id = f.order_id"
+        if scoped
+        else ""
+    )
+    return f"""
+pk AS (
+    SELECT s.shop_id, s.shopify_order_id AS order_id, s.status AS supplier_status,
+           p.package_id, p.tracking_number, p.tracking_number_norm AS norm, p.carrier,
+           coalesce(p.shipped_at, p.stored_at) AS shipped_at, p.last_event_at, p.tracking_status
+    FROM package p
+    JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
+    {scope_so}
+    WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
+),
+uns AS (
+    SELECT shop_id, package_id, before_cutover FROM classify_unsynced
+),
+ftn AS (
+    SELECT f.shop_id, f.order_id, t.norm, count(*) AS copies,
+           min(f.tracking_company) AS company, max(f.created_at) AS created_at
+    FROM shopify_fulfillment f {scope_f}
+    CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
+    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+    GROUP BY 1, 2, 3
+)"""
+
+
+def _aggregates(*, scoped: bool) -> str:
+    def scope(alias: str, order_column: str = "order_id") -> str:
+        if not scoped:
+            return ""
+        return (
+            f"JOIN classify_scope sc ON sc.shop_id = {alias}.shop_id"
+            f" AND sc.order_id = {alias}.{order_column}"
+        )
+
+    carrier_differs = (
+        f"pk.carrier IS NOT NULL AND ftn.company IS NOT NULL AND pk.carrier <> ftn.company"
+        f" AND NOT (coalesce($3::jsonb -> pk.carrier, jsonb_build_array({_key('pk.carrier')}))"
+        f" ? {_key('ftn.company')})"
+    )
+    return f"""
+so AS (
+    SELECT s.shop_id, s.shopify_order_id AS order_id,
+           count(*) AS n_so,
+           -- a split order lives on in its parts (same Shopify order): only they count
+           count(*) FILTER (WHERE s.status NOT IN ('cancelled', 'split')) AS n_active,
+           count(*) FILTER (
+               WHERE s.status NOT IN ('cancelled', 'split', 'shipped', 'delivered')
+           ) AS n_unshipped,
+           max(s.updated_at) FILTER (WHERE s.status = 'cancelled') AS supplier_cancelled_at,
+           array_agg(DISTINCT s.account_id) AS account_ids
+    FROM supplier_order s {scope("s", "shopify_order_id")}
+    WHERE s.shopify_order_id IS NOT NULL
+    GROUP BY 1, 2
+),
+pka AS (
+    SELECT pk.shop_id, pk.order_id,
+           count(*) AS n_pkg,
+           count(*) FILTER (WHERE uns.package_id IS NOT NULL) AS n_unsynced,
+           min(pk.shipped_at) FILTER (WHERE uns.package_id IS NOT NULL) AS unsynced_since,
+           array_agg(pk.tracking_number) FILTER (WHERE uns.package_id IS NOT NULL)
+               AS unsynced_numbers,
+           count(*) FILTER (WHERE uns.before_cutover) AS n_before_cutover,
+           array_agg(pk.tracking_number) FILTER (WHERE uns.before_cutover)
+               AS before_cutover_numbers,
+           max(pk.shipped_at) AS last_shipped_at,
+           array_agg(pk.carrier || ' / ' || ftn.company) FILTER (WHERE {carrier_differs})
+               AS carrier_mismatches,
+           min(coalesce(pk.last_event_at, pk.shipped_at)) FILTER (
+               WHERE pk.supplier_status <> 'delivered'
+                 AND coalesce(lower(pk.tracking_status), '') NOT IN ('delivered', 'returned')
+           ) AS last_movement_at,
+           array_agg(DISTINCT pk.carrier) FILTER (WHERE pk.carrier IS NOT NULL) AS carriers
+    FROM pk
+    LEFT JOIN uns ON uns.shop_id = pk.shop_id AND uns.package_id = pk.package_id
+    LEFT JOIN ftn ON ftn.shop_id = pk.shop_id AND ftn.order_id = pk.order_id
+                 AND ftn.norm = pk.norm
+    GROUP BY 1, 2
+),
+ftx AS (
+    SELECT ftn.shop_id, ftn.order_id,
+           array_agg(ftn.norm) FILTER (WHERE pn.norm IS NULL) AS foreign_numbers,
+           array_agg(ftn.norm) FILTER (WHERE ftn.copies > 1) AS duplicate_numbers,
+           max(ftn.created_at) FILTER (WHERE pn.norm IS NULL) AS foreign_since
+    FROM ftn
+    LEFT JOIN (SELECT DISTINCT shop_id, order_id, norm FROM pk) pn
+           ON pn.shop_id = ftn.shop_id AND pn.order_id = ftn.order_id AND pn.norm = ftn.norm
+    GROUP BY 1, 2
+),
+fta AS (
+    SELECT f.shop_id, f.order_id,
+           count(*) AS n_ful,
+           min(f.created_at) AS first_ful_at,
+           max(f.created_at) AS last_ful_at,
+           array_agg(DISTINCT coalesce(f.tracking_company, '')) FILTER (
+               WHERE cardinality(f.tracking_numbers_norm) > 0
+                 AND NOT (coalesce(f.tracking_company, '') = ANY ($4::text[]))
+           ) AS unknown_companies,
+           array_agg(DISTINCT f.tracking_company) FILTER (WHERE f.tracking_company IS NOT NULL)
+               AS companies
+    FROM shopify_fulfillment f {scope("f")}
+    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+    GROUP BY 1, 2
+),
+ovf AS (
+    SELECT q.shop_id, q.order_id, count(*) AS n_over
+    FROM (
+        SELECT fl.shop_id, fl.order_id, fl.line_item_id, sum(fl.quantity) AS fulfilled
+        FROM shopify_fulfillment_line fl
+        JOIN shopify_fulfillment f
+          ON f.shop_id = fl.shop_id AND f.fulfillment_id = fl.fulfillment_id
+         AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
+        {scope("fl")}
+        GROUP BY 1, 2, 3
+    ) q
+    JOIN shopify_line_item li ON li.shop_id = q.shop_id AND li.line_item_id = q.line_item_id
+    WHERE q.fulfilled > li.quantity
+    GROUP BY 1, 2
+),
+foa AS (
+    SELECT fo.shop_id, fo.order_id,
+           count(*) AS n_fo,
+           count(*) FILTER (
+               WHERE lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
+           ) AS n_open_fo,
+           count(*) FILTER (WHERE lower(fo.status) = 'on_hold') AS n_held,
+           min(fo.updated_at) FILTER (WHERE lower(fo.status) = 'on_hold') AS held_since,
+           jsonb_agg(jsonb_build_object('fulfillment_order_id', fo.fulfillment_order_id,
+                                        'holds', fo.holds))
+               FILTER (WHERE lower(fo.status) = 'on_hold') AS holds
+    FROM shopify_fulfillment_order fo {scope("fo")}
+    GROUP BY 1, 2
+),
+pua AS (
+    SELECT pu.shop_id, pu.order_id,
+           count(*) AS n_failed,
+           max(pu.updated_at) AS failed_at,
+           (array_agg(pu.last_error ORDER BY pu.updated_at DESC))[1] AS last_error,
+           array_agg(pu.push_id ORDER BY pu.push_id) AS push_ids
+    FROM push pu {scope("pu")}
+    WHERE pu.status = 'failed'
+    GROUP BY 1, 2
+)"""
+
+
+_BASE = """
+base AS (
+    SELECT o.shop_id, o.order_id, o.created_at,
+           lower(coalesce(o.financial_status, '')) AS fin,
+           lower(coalesce(o.fulfillment_status, '')) AS ful_status,
+           o.cancelled_at, o.closed_at, o.cancelled_at IS NOT NULL AS cancelled,
+           th.sync_grace, th.paid_not_placed_after, th.payment_pending_after, th.cancel_grace,
+           th.hold_grace, th.tracking_stalled_after,
+           coalesce(so.n_so, 0) AS n_so, coalesce(so.n_active, 0) AS n_active,
+           coalesce(so.n_unshipped, 0) AS n_unshipped, so.supplier_cancelled_at,
+           coalesce(so.account_ids, '{}') AS account_ids,
+           coalesce(pka.n_pkg, 0) AS n_pkg, coalesce(pka.n_unsynced, 0) AS n_unsynced,
+           coalesce(pka.n_pkg, 0) - coalesce(pka.n_unsynced, 0) AS n_synced,
+           pka.unsynced_since, pka.unsynced_numbers, pka.last_shipped_at,
+           coalesce(pka.n_unsynced, 0) > 0
+               AND coalesce(pka.n_before_cutover, 0) = coalesce(pka.n_unsynced, 0)
+               AS all_before_cutover,
+           pka.before_cutover_numbers,
+           pka.carrier_mismatches, pka.last_movement_at,
+           coalesce(pka.carriers, '{}') || coalesce(fta.companies, '{}') AS carriers,
+           coalesce(cardinality(ftx.foreign_numbers), 0) > 0 AS has_foreign,
+           ftx.foreign_numbers, ftx.duplicate_numbers, ftx.foreign_since,
+           coalesce(fta.n_ful, 0) AS n_ful, fta.first_ful_at, fta.last_ful_at,
+           fta.unknown_companies, coalesce(ovf.n_over, 0) AS n_over,
+           coalesce(foa.n_fo, 0) AS n_fo, coalesce(foa.n_open_fo, 0) AS n_open_fo,
+           coalesce(foa.n_held, 0) > 0 AS held, foa.held_since, foa.holds,
+           coalesce(pua.n_failed, 0) > 0 AS push_failed, pua.failed_at, pua.last_error,
+           pua.push_ids
+    FROM shopify_order o
+    {scope}
+    JOIN th ON th.shop_id = o.shop_id
+    LEFT JOIN so ON so.shop_id = o.shop_id AND so.order_id = o.order_id
+    LEFT JOIN pka ON pka.shop_id = o.shop_id AND pka.order_id = o.order_id
+    LEFT JOIN ftx ON ftx.shop_id = o.shop_id AND ftx.order_id = o.order_id
+    LEFT JOIN fta ON fta.shop_id = o.shop_id AND fta.order_id = o.order_id
+    LEFT JOIN ovf ON ovf.shop_id = o.shop_id AND ovf.order_id = o.order_id
+    LEFT JOIN foa ON foa.shop_id = o.shop_id AND foa.order_id = o.order_id
+    LEFT JOIN pua ON pua.shop_id = o.shop_id AND pua.order_id = o.order_id
+    WHERE NOT o.test
+),
+flags AS (
+    SELECT b.*,
+           b.cancelled OR b.held OR b.push_failed AS sync_blocked,
+           NOT b.cancelled AND b.ful_status NOT IN ('fulfilled', 'restocked')
+               AND (b.n_open_fo > 0 OR b.n_fo = 0) AS open_in_shopify,
+           b.fin IN ('pending', 'authorized', 'partially_paid', 'unpaid', 'expired') AS unpaid
+    FROM base b
+)"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassFragment:
+    """One order-level class: when it applies, since when, when it breaks, and its evidence."""
+
+    mismatch_class: MismatchClass
+    when: str
+    since: str
+    breaks_at: str
+    detail: str
+
+
+_C = MismatchClass
+ORDER_CLASSES: tuple[ClassFragment, ...] = (
+    ClassFragment(
+        mismatch_class=_C.SHIPPED_NOT_SYNCED,
+        when="f.n_unsynced > 0 AND f.n_synced = 0 AND NOT f.has_foreign AND NOT f.sync_blocked",
+        since="f.unsynced_since",
+        breaks_at="CASE WHEN f.all_before_cutover THEN f.unsynced_since"
+        " ELSE f.unsynced_since + f.sync_grace END",
+        detail="jsonb_build_object('unsynced_tracking', f.unsynced_numbers,"
+        " 'before_cutover', f.all_before_cutover,"
+        " 'before_cutover_tracking', f.before_cutover_numbers)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.TRACKING_MISMATCH,
+        when="f.n_pkg > 0 AND NOT f.sync_blocked"
+        " AND (f.has_foreign OR f.carrier_mismatches IS NOT NULL)",
+        since="coalesce(f.unsynced_since, f.foreign_since, f.last_ful_at, f.created_at)",
+        breaks_at="coalesce(f.unsynced_since, f.foreign_since, f.last_ful_at, f.created_at)"
+        " + f.sync_grace",
+        detail="jsonb_build_object('shopify_only', f.foreign_numbers, 'supplier_only',"
+        " f.unsynced_numbers, 'carrier_mismatches', f.carrier_mismatches)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.PARTIALLY_SYNCED,
+        when="NOT f.sync_blocked AND NOT f.has_foreign AND ("
+        "(f.n_unsynced > 0 AND f.n_synced > 0)"
+        " OR (f.n_pkg > 0 AND f.n_unsynced = 0 AND f.n_active > 0 AND f.n_unshipped = 0"
+        " AND f.n_open_fo > 0))",
+        since="coalesce(f.unsynced_since, f.last_shipped_at, f.created_at)",
+        breaks_at="CASE WHEN f.all_before_cutover THEN f.unsynced_since"
+        " ELSE coalesce(f.unsynced_since, f.last_shipped_at, f.created_at) + f.sync_grace END",
+        detail="jsonb_build_object('synced_packages', f.n_synced, 'unsynced_tracking',"
+        " f.unsynced_numbers, 'open_fulfillment_orders', f.n_open_fo,"
+        " 'before_cutover', f.all_before_cutover,"
+        " 'before_cutover_tracking', f.before_cutover_numbers)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.FULFILLED_WITHOUT_SUPPLIER_SHIPMENT,
+        when="f.n_ful > 0 AND f.n_pkg = 0 AND NOT f.cancelled",
+        since="coalesce(f.first_ful_at, f.created_at)",
+        breaks_at="coalesce(f.first_ful_at, f.created_at)",
+        detail="jsonb_build_object('fulfilments', f.n_ful, 'supplier_orders', f.n_so)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.PAID_NOT_PLACED,
+        when="f.fin = 'paid' AND NOT f.cancelled AND f.closed_at IS NULL AND f.n_so = 0"
+        " AND NOT f.held AND f.n_ful = 0 AND f.open_in_shopify",
+        since="f.created_at",
+        breaks_at="f.created_at + f.paid_not_placed_after",
+        detail="jsonb_build_object('financial_status', f.fin)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.CANCELLED_AT_SUPPLIER_OPEN_IN_SHOPIFY,
+        when="f.n_so > 0 AND f.n_active = 0 AND f.open_in_shopify",
+        since="coalesce(f.supplier_cancelled_at, f.created_at)",
+        breaks_at="coalesce(f.supplier_cancelled_at, f.created_at) + f.cancel_grace",
+        detail="jsonb_build_object('cancelled_supplier_orders', f.n_so)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.CANCELLED_IN_SHOPIFY_ACTIVE_AT_SUPPLIER,
+        when="f.cancelled AND f.n_active > 0",
+        since="f.cancelled_at",
+        breaks_at="f.cancelled_at + f.cancel_grace",
+        detail="jsonb_build_object('active_supplier_orders', f.n_active, 'shipped_packages',"
+        " f.n_pkg)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.DUPLICATE_FULFILMENT,
+        when="NOT f.cancelled AND (f.duplicate_numbers IS NOT NULL OR f.n_over > 0)",
+        since="coalesce(f.last_ful_at, f.created_at)",
+        breaks_at="coalesce(f.last_ful_at, f.created_at)",
+        detail="jsonb_build_object('duplicate_tracking', f.duplicate_numbers,"
+        " 'over_fulfilled_lines', f.n_over)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.CARRIER_NOT_RECOGNISED,
+        when="NOT f.cancelled AND f.unknown_companies IS NOT NULL",
+        since="coalesce(f.last_ful_at, f.created_at)",
+        breaks_at="coalesce(f.last_ful_at, f.created_at)",
+        detail="jsonb_build_object('companies', f.unknown_companies)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.PUSH_FAILED,
+        when="f.push_failed AND NOT f.cancelled AND (f.n_unsynced > 0 OR f.has_foreign)",
+        since="coalesce(f.failed_at, f.created_at)",
+        breaks_at="coalesce(f.failed_at, f.created_at)",
+        detail="jsonb_build_object('message', f.last_error, 'push_ids', f.push_ids)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.HELD_IN_SHOPIFY,
+        when="f.held AND NOT f.cancelled AND f.n_active > 0",
+        since="coalesce(f.held_since, f.created_at)",
+        breaks_at="CASE WHEN f.n_unsynced > 0 THEN coalesce(f.held_since, f.created_at)"
+        " ELSE coalesce(f.held_since, f.created_at) + f.hold_grace END",
+        detail="jsonb_build_object('holds', f.holds, 'unsynced_tracking', f.unsynced_numbers)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.PAYMENT_PENDING,
+        when="f.unpaid AND NOT f.cancelled",
+        since="f.created_at",
+        breaks_at="CASE WHEN f.n_active > 0 THEN f.created_at"
+        " ELSE f.created_at + f.payment_pending_after END",
+        detail="jsonb_build_object('financial_status', f.fin, 'supplier_order_placed',"
+        " f.n_active > 0)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.ARCHIVED_UNFULFILLED,
+        when="f.closed_at IS NOT NULL AND NOT f.cancelled"
+        " AND (f.n_open_fo > 0 OR (f.n_fo = 0 AND f.ful_status NOT IN ('fulfilled', 'restocked')))",
+        since="f.closed_at",
+        breaks_at="f.closed_at",
+        detail="jsonb_build_object('closed_at', f.closed_at, 'fulfillment_status', f.ful_status)",
+    ),
+    ClassFragment(
+        mismatch_class=_C.TRACKING_STALLED,
+        when="NOT f.cancelled AND f.last_movement_at < $2::timestamptz - f.tracking_stalled_after",
+        since="f.last_movement_at",
+        breaks_at="f.last_movement_at + f.tracking_stalled_after",
+        detail="jsonb_build_object('last_movement_at', f.last_movement_at)",
+    ),
+)
+
+_COLUMNS = (
+    "shop_id, subject_kind, subject_key, order_id, supplier_order_id, class, base_priority,"
+    " since, breaks_at, detail, account_ids, carriers"
+)
+
+
+def classified_orders_sql(*, scoped: bool) -> str:
+    """SELECT of every order-level class row (columns `_COLUMNS`) for the orders in scope."""
+    scope = (
+        "JOIN classify_scope sc ON sc.shop_id = o.shop_id AND sc.order_id = o.order_id"
+        if scoped
+        else ""
+    )
+    any_class = " OR ".join(f"({fragment.when})" for fragment in ORDER_CLASSES)
+    values = ",\n        ".join(
+        f"('{fragment.mismatch_class.value}', {CLASS_SPECS[fragment.mismatch_class].base_priority},"
+        f" {fragment.when}, {fragment.since}, {fragment.breaks_at},"
+        f" CASE WHEN {fragment.when} THEN {fragment.detail} END)"
+        for fragment in ORDER_CLASSES
+    )
+    return f"""
+WITH {_THRESHOLDS},
+{unsynced_packages_sql(scoped=scoped)},
+{_aggregates(scoped=scoped)},
+{_BASE.replace("{scope}", scope)}
+SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
+       NULL::bigint AS supplier_order_id, c.class, c.base_priority, c.since, c.breaks_at,
+       c.detail, f.account_ids, f.carriers
+FROM flags f
+CROSS JOIN LATERAL (VALUES
+        {values}
+) AS c(class, base_priority, hit, since, breaks_at, detail)
+WHERE ({any_class}) AND c.hit
+"""
+
+
+def orphan_supplier_orders_sql(*, scoped: bool) -> str:
+    """Supplier orders no Shopify order claims (the supplier_order subject)."""
+    scope = (
+        "JOIN classify_scope_subjects ss ON ss.shop_id = s.shop_id"
+        " AND ss.subject_kind = 'supplier_order' AND ss.subject_key = s.supplier_order_id"
+        if scoped
+        else ""
+    )
+    spec = CLASS_SPECS[_C.SUPPLIER_ORDER_WITHOUT_SHOPIFY_ORDER]
+    return f"""
+WITH {_THRESHOLDS}
+SELECT s.shop_id, 'supplier_order' AS subject_kind, s.supplier_order_id AS subject_key,
+       NULL::bigint AS order_id, s.supplier_order_id,
+       '{_C.SUPPLIER_ORDER_WITHOUT_SHOPIFY_ORDER.value}' AS class,
+       {spec.base_priority} AS base_priority, s.stored_at AS since,
+       s.stored_at + th.orphan_grace AS breaks_at,
+       jsonb_build_object('external_id', s.external_id, 'reference', s.reference,
+                          'status', s.status, 'shopify_order_id', s.shopify_order_id) AS detail,
+       ARRAY[s.account_id] AS account_ids,
+       coalesce((SELECT array_agg(DISTINCT p.carrier) FROM package p
+                 WHERE p.shop_id = s.shop_id AND p.supplier_order_id = s.supplier_order_id
+                   AND p.carrier IS NOT NULL), '{{}}') AS carriers
+FROM supplier_order s
+{scope}
+JOIN th ON th.shop_id = s.shop_id
+WHERE s.status NOT IN ('cancelled', 'split')
+  AND (s.shopify_order_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM shopify_order o
+        WHERE o.shop_id = s.shop_id AND o.order_id = s.shopify_order_id))
+"""
+
+
+def shop_attention_sql() -> str:
+    """Shops whose connection needs a person (credentials rejected, subscriptions missing)."""
+    spec = CLASS_SPECS[_C.SHOP_NEEDS_ATTENTION]
+    return f"""
+WITH {_THRESHOLDS}
+SELECT s.shop_id, 'shop' AS subject_kind, s.shop_id AS subject_key, NULL::bigint AS order_id,
+       NULL::bigint AS supplier_order_id, '{_C.SHOP_NEEDS_ATTENTION.value}' AS class,
+       {spec.base_priority} AS base_priority, $2::timestamptz AS since,
+       $2::timestamptz AS breaks_at,
+       jsonb_build_object('status', s.status, 'reason', s.attention_reason) AS detail,
+       '{{}}'::bigint[] AS account_ids, '{{}}'::text[] AS carriers
+FROM shop s JOIN th ON th.shop_id = s.shop_id
+WHERE s.status = 'needs_attention'
+"""
+
+
+def candidate_orders_sql() -> str:
+    """Every order any class could apply to, found with cheap set-based screens (full pass).
+
+    Each branch is a superset of the orders one or more classes can match; the detailed
+    classifier then runs on these candidates only (as `classify_scope`). Parameters:
+    $1 timestamptz (now minus the smallest stalled threshold), $2 text[] (Shopify's companies).
+    The branches, by the classes they stand for:
+    - packages and fulfilment tracking numbers that do not pair up, or pair with different
+      carriers, or a package without movement (shipped_not_synced, tracking_mismatch,
+      partially_synced, fulfilled_without_supplier_shipment, push_failed, tracking_stalled);
+    - fulfilments without tracking or with an unknown company (carrier_not_recognised,
+      fulfilled_without_supplier_shipment), and a tracking number on two fulfilments
+      (duplicate_fulfilment: two single-number fulfilments share it, or a fulfilment has
+      several numbers and the classifier looks closer; an over-fulfilled line with distinct
+      numbers is found when its order changes, by the incremental pass, or when another
+      branch names the order);
+    - open, scheduled or held fulfillment orders (partially_synced, held_in_shopify,
+      archived_unfulfilled, cancelled_at_supplier_open_in_shopify);
+    - orders cancelled, not paid, or archived unfulfilled (cancelled_in_shopify_active_at_supplier,
+      payment_pending, archived_unfulfilled); orders without a supplier order (paid_not_placed);
+      cancelled supplier orders; parked pushes; and every order with an open mismatch row.
+    """
+    return f"""
+WITH pkf AS (
+    SELECT s.shop_id, s.shopify_order_id AS order_id, p.tracking_number_norm AS norm, p.carrier,
+           coalesce(p.last_event_at, p.shipped_at, p.stored_at) < $1::timestamptz
+             AND s.status <> 'delivered'
+             AND coalesce(lower(p.tracking_status), '') NOT IN ('delivered', 'returned')
+             AS maybe_stalled
+    FROM package p
+    JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
+    WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
+),
+ftf AS NOT MATERIALIZED (
+    SELECT f.shop_id, f.order_id, t.norm, f.tracking_company
+    FROM shopify_fulfillment f
+    CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
+    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+)
+SELECT coalesce(pkf.shop_id, ftf.shop_id), coalesce(pkf.order_id, ftf.order_id)
+FROM pkf
+FULL JOIN ftf ON ftf.shop_id = pkf.shop_id AND ftf.order_id = pkf.order_id
+             AND ftf.norm = pkf.norm
+WHERE pkf.norm IS NULL OR ftf.norm IS NULL OR pkf.maybe_stalled
+   OR pkf.carrier IS DISTINCT FROM ftf.tracking_company
+UNION
+SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
+WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+  AND (cardinality(f.tracking_numbers_norm) <> 1
+       OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[])))
+UNION
+SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
+WHERE {LIVE_FULFILLMENT_STATUSES_SQL} AND cardinality(f.tracking_numbers_norm) = 1
+GROUP BY f.shop_id, f.order_id, f.tracking_numbers_norm[1] HAVING count(*) > 1
+UNION
+SELECT fo.shop_id, fo.order_id FROM shopify_fulfillment_order fo
+WHERE lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
+UNION
+SELECT o.shop_id, o.order_id FROM shopify_order o
+WHERE o.cancelled_at IS NOT NULL
+   OR lower(coalesce(o.financial_status, '')) <> 'paid'
+   OR (o.closed_at IS NOT NULL
+       AND lower(coalesce(o.fulfillment_status, '')) NOT IN ('fulfilled', 'restocked'))
+UNION
+SELECT o.shop_id, o.order_id FROM shopify_order o
+WHERE NOT EXISTS (SELECT 1 FROM supplier_order s
+                  WHERE s.shop_id = o.shop_id AND s.shopify_order_id = o.order_id)
+UNION
+SELECT s.shop_id, s.shopify_order_id FROM supplier_order s
+WHERE s.status = 'cancelled' AND s.shopify_order_id IS NOT NULL
+UNION
+SELECT pu.shop_id, pu.order_id FROM push pu WHERE pu.status = 'failed'
+UNION
+SELECT m.shop_id, m.order_id FROM mismatch m
+WHERE m.resolved_at IS NULL AND m.subject_kind = 'order'
+"""

@@ -41,3 +41,6 @@ def configure_logging(*, log_format: str = "console", level: str = "info") -> No
     root.setLevel(level.upper())
     # uvicorn's access log duplicates our request logging and floods under load.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every request at info: one line per Shopify call, which the push events
+    # already cover, and a noticeable share of a busy worker's CPU.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

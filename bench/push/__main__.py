@@ -22,11 +22,13 @@
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import resource
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +37,7 @@ from arq.worker import Worker
 
 from bench.push.harness import (
     SIM_TOKEN,
+    SIMULATOR_PIDS,
     bench_pool,
     free_port,
     fresh_database,
@@ -50,6 +53,7 @@ from clients.shopify import RetryPolicy, ShopifyClient
 from clients.shopify_documents import ORDERS_FULFILLMENT_STATE_BATCH_SIZE
 from core.tracking import normalize_tracking_number
 from schema.classify.unsynced import unsynced_packages
+from service.logging import configure_logging
 from service.runtime import Runtime
 from service.settings import Settings
 from simulator.shopify import ShopifySimulator
@@ -59,7 +63,55 @@ from workers.settings import worker_options
 from workers.trigger import trigger
 
 _SHOPS_MAX_JOBS = 20
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _SHOPS_ORDER_CONCURRENCY = 2
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a process (0 when it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _postgres_cpu_seconds() -> float:
+    """CPU seconds of every local postgres process: where the database's share of a run goes."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() != "postgres":
+                        continue
+            except OSError:
+                continue
+            total += _process_cpu_seconds(int(entry))
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class _CpuSample:
+    worker: float
+    simulator: float
+    postgres: float
+
+    @classmethod
+    def take(cls, simulator_pid: int) -> "_CpuSample":
+        return cls(
+            time.process_time(), _process_cpu_seconds(simulator_pid), _postgres_cpu_seconds()
+        )
+
+    def ms_per(self, later: "_CpuSample", count: int) -> str:
+        """worker/simulator/postgres CPU milliseconds per unit between two samples."""
+        spent = (
+            later.worker - self.worker,
+            later.simulator - self.simulator,
+            later.postgres - self.postgres,
+        )
+        return "/".join(f"{1000 * seconds / max(count, 1):.2f}" for seconds in spent)
 
 
 def _line_items(rng: random.Random, index: int) -> list[dict[str, Any]]:
@@ -184,8 +236,8 @@ mutation BaselineCreate($fulfillment: FulfillmentInput!) {
 
 
 async def _baseline(
-    base: str, orders: dict[str, list[dict[str, Any]]], concurrency: int
-) -> tuple[int, float]:
+    base: str, orders: dict[str, list[dict[str, Any]]], concurrency: int, *, simulator_pid: int
+) -> tuple[int, float, str]:
     """A plain client: one fulfillmentCreate per order, no reads, no database, no limiter."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as control:
         jobs = []
@@ -220,13 +272,17 @@ async def _baseline(
                 )
                 answer.raise_for_status()
 
+        cpu_before = _CpuSample.take(simulator_pid)
         started = time.monotonic()
         await asyncio.gather(*(one(*job) for job in jobs))
         elapsed = time.monotonic() - started
-    return len(jobs), elapsed
+        cpu_after = _CpuSample.take(simulator_pid)
+    return len(jobs), elapsed, cpu_before.ms_per(cpu_after, len(jobs))
 
 
-async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float | str]:
+async def bench_shops(
+    shops: int, per_shop: int, rounds: int, *, warmup: int = 1
+) -> dict[str, float | str]:
     """Alternate baseline and dropsync rounds on fresh orders and report the median ratio: the
     machine is shared, so one pair of runs can be skewed by whatever else runs then."""
     domains = [f"shop-{i}.myshopify.com" for i in range(1, shops + 1)]
@@ -241,8 +297,20 @@ async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float
     ours_rates: list[float] = []
     baseline_rates: list[float] = []
     pushed_total = 0
+    cpu_ours: list[str] = []
+    cpu_baseline: list[str] = []
     _, secrets = make_secrets()
     with simulator_process(port=free_port(), shops=shops, plan="plus") as base:
+        simulator_pid = SIMULATOR_PIDS[base]
+        # The simulator loads the Admin schema on its first GraphQL request (about half a
+        # second of CPU): load it now, so neither side's first round pays for it.
+        async with httpx.AsyncClient(base_url=base, timeout=30) as warm:
+            answer = await warm.post(
+                f"/shops/{domains[0]}/admin/api/2026-10/graphql.json",
+                json={"query": "{ shop { id } }"},
+                headers={"X-Shopify-Access-Token": SIM_TOKEN},
+            )
+            answer.raise_for_status()
         async with fresh_database() as database_url:
             pool = await bench_pool(database_url, max_size=concurrency + 5)
             app_id, account_id = await seed_basics(pool)
@@ -270,11 +338,15 @@ async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float
                 async with jobs:
                     await run_push_shop(deps, shop_id=shop_id)
 
-            for round_ in range(rounds):
+            # Round -1 warms both sides up and is not counted: the pool's new connections, their
+            # prepared statements, the simulator's per-document validation cache.
+            for round_ in range(-warmup, rounds):
                 async with httpx.AsyncClient(base_url=base, timeout=30) as sim:
                     ours = await _create_orders(sim, domains, per_shop, seed=10 + round_)
                     theirs = await _create_orders(sim, domains, per_shop, seed=100 + round_)
-                baseline_count, baseline_seconds = await _baseline(base, theirs, concurrency)
+                baseline_count, baseline_seconds, baseline_cpu = await _baseline(
+                    base, theirs, concurrency, simulator_pid=simulator_pid
+                )
                 for domain in domains:
                     await seed_orders(
                         pool,
@@ -287,9 +359,11 @@ async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float
                     before = await connection.fetchval(
                         "SELECT count(*) FROM push WHERE status IN ('succeeded', 'adopted')"
                     )
+                cpu_before = _CpuSample.take(simulator_pid)
                 started = time.monotonic()
                 await asyncio.gather(*(job(shop_id) for shop_id in shop_ids.values()))
                 elapsed = time.monotonic() - started
+                cpu_after = _CpuSample.take(simulator_pid)
                 async with pool.acquire() as connection:
                     pushed = (
                         await connection.fetchval(
@@ -297,7 +371,11 @@ async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float
                         )
                         - before
                     )
+                if round_ < 0:
+                    continue
                 pushed_total += pushed
+                cpu_ours.append(cpu_before.ms_per(cpu_after, pushed))
+                cpu_baseline.append(baseline_cpu)
                 ours_rates.append(pushed / elapsed)
                 baseline_rates.append(baseline_count / baseline_seconds)
                 ratios.append(ours_rates[-1] / baseline_rates[-1])
@@ -308,11 +386,15 @@ async def bench_shops(shops: int, per_shop: int, rounds: int) -> dict[str, float
         "shops": shops,
         "concurrency": concurrency,
         "rounds": rounds,
+        "warmup_rounds": warmup,
         "fulfilments": pushed_total,
         "dropsync_per_s": round(statistics.median(ours_rates), 1),
         "baseline_per_s": round(statistics.median(baseline_rates), 1),
         "ratio_median": round(statistics.median(ratios), 3),
         "ratios": "/".join(f"{r:.2f}" for r in ratios),
+        # CPU ms per fulfilment, this process / simulator / postgres, per round.
+        "cpu_ms_dropsync": " ".join(cpu_ours),
+        "cpu_ms_baseline": " ".join(cpu_baseline),
         "peak_rss_mib": round(peak_mib, 1),
     }
 
@@ -449,6 +531,8 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3, help="shops: alternating rounds")
     args = parser.parse_args()
+    # As a deployed worker logs (JSON lines at info), not the development console renderer.
+    configure_logging(log_format="json", level="info")
     asyncio.run(_run(args.which, args))
 
 

@@ -28,6 +28,7 @@ from schema.migrate import upgrade_to_head
 from schema.secrets import SecretBox
 
 __all__ = [
+    "SIMULATOR_PIDS",
     "SeededPackage",
     "admin_database_url",
     "free_port",
@@ -38,6 +39,9 @@ __all__ = [
     "simulator_process",
     "wait_for",
 ]
+
+# Base URL of each running standalone simulator -> its process id.
+SIMULATOR_PIDS: dict[str, int] = {}
 
 SIM_TOKEN = "shpat_simulator"  # noqa: S105  (the simulator's public test token)
 
@@ -86,7 +90,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def simulator_process(*, port: int, shops: int, plan: str) -> Iterator[str]:
-    """Run `python -m simulator shopify` standalone; yields its base URL."""
+    """Run `python -m simulator shopify` standalone; yields its base URL (its process id is
+    `SIMULATOR_PIDS[base]` while it runs, for CPU accounting)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -108,6 +113,7 @@ def simulator_process(*, port: int, shops: int, plan: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    SIMULATOR_PIDS[base] = process.pid
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -120,6 +126,7 @@ def simulator_process(*, port: int, shops: int, plan: str) -> Iterator[str]:
             raise RuntimeError(msg)
         yield base
     finally:
+        SIMULATOR_PIDS.pop(base, None)
         process.terminate()
         try:
             process.wait(timeout=5)

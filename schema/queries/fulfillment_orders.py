@@ -27,6 +27,7 @@ __all__ = [
     "orders_needing_refresh",
     "store_fulfillment",
     "store_order_fulfillment_state",
+    "store_orders_fulfillment_state",
 ]
 
 
@@ -99,37 +100,57 @@ async def store_order_fulfillment_state(
 ) -> bool:
     """Write a fresh read of an order; False (nothing written) when the order is not stored.
 
-    One statement: the order's cancel/close times, its fulfillment orders and lines replaced
-    (rows no longer read are deleted, the rest upserted, so no row is touched twice), then the
-    fulfilments upserted. Atomic without a transaction of the caller's.
+    One statement for the order, its fulfillment orders and lines, then the fulfilments
+    upserted; callers wanting the whole write atomic wrap it in a transaction.
     """
-    fos = state.fulfillment_orders
-    lines = [(fo.fulfillment_order_id, line) for fo in fos for line in fo.lines]
-    exists = await connection.fetchval(
+    stored = await store_orders_fulfillment_state(connection, shop_id=shop_id, states=[state])
+    return state.order_id in stored
+
+
+async def store_orders_fulfillment_state(
+    connection: Connection, *, shop_id: int, states: Sequence[OrderFulfillmentState]
+) -> set[int]:
+    """Write fresh reads of several orders of one shop; returns the ids of the stored orders
+    (an order that is not stored is skipped).
+
+    One statement for all of them: each order's cancel/close times, its fulfillment orders and
+    lines replaced (rows no longer read are deleted, the rest upserted, so no row is touched
+    twice). Fulfilments, when a read has any, are upserted after it, one statement each.
+    """
+    if not states:
+        return set()
+    fos = [(state.order_id, fo) for state in states for fo in state.fulfillment_orders]
+    lines = [(order_id, fo.fulfillment_order_id, line) for order_id, fo in fos for line in fo.lines]
+    rows = await connection.fetch(
         """
         WITH o AS (
-            UPDATE shopify_order SET cancelled_at = $3, closed_at = $4, refreshed_at = now()
-            WHERE shop_id = $1 AND order_id = $2
-            RETURNING shop_id, order_id
+            UPDATE shopify_order so
+            SET cancelled_at = read.cancelled_at, closed_at = read.closed_at,
+                refreshed_at = now()
+            FROM unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[])
+                AS read(order_id, cancelled_at, closed_at)
+            WHERE so.shop_id = $1 AND so.order_id = read.order_id
+            RETURNING so.shop_id, so.order_id
         ), new_fo AS (
-            SELECT * FROM unnest($5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::text[],
-                                 $10::text[], $11::timestamptz[], $12::timestamptz[])
-                AS fo(id, status, request_status, location_id, actions, holds, fulfill_at,
-                      updated_at)
+            SELECT * FROM unnest($5::bigint[], $6::bigint[], $7::text[], $8::text[],
+                                 $9::bigint[], $10::text[], $11::text[], $12::timestamptz[],
+                                 $13::timestamptz[])
+                AS fo(order_id, id, status, request_status, location_id, actions, holds,
+                      fulfill_at, updated_at)
         ), new_line AS (
-            SELECT * FROM unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::int[],
-                                 $17::int[])
-                AS line(id, fo_id, line_item_id, total, remaining)
+            SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[],
+                                 $18::int[], $19::int[])
+                AS line(order_id, id, fo_id, line_item_id, total, remaining)
         ), gone_line AS (
             DELETE FROM shopify_fulfillment_order_line l
             USING o
             WHERE l.shop_id = o.shop_id AND l.order_id = o.order_id
-              AND l.fulfillment_order_line_id <> ALL ($13::bigint[])
+              AND l.fulfillment_order_line_id <> ALL ($15::bigint[])
         ), gone_fo AS (
             DELETE FROM shopify_fulfillment_order f
             USING o
             WHERE f.shop_id = o.shop_id AND f.order_id = o.order_id
-              AND f.fulfillment_order_id <> ALL ($5::bigint[])
+              AND f.fulfillment_order_id <> ALL ($6::bigint[])
         ), put_fo AS (
             INSERT INTO shopify_fulfillment_order (
                 shop_id, fulfillment_order_id, order_id, status, request_status, location_id,
@@ -138,7 +159,7 @@ async def store_order_fulfillment_state(
             SELECT o.shop_id, fo.id, o.order_id, fo.status, fo.request_status, fo.location_id,
                    ARRAY(SELECT jsonb_array_elements_text(fo.actions::jsonb)), fo.holds::jsonb,
                    fo.fulfill_at, fo.updated_at
-            FROM new_fo fo CROSS JOIN o
+            FROM new_fo fo JOIN o ON o.order_id = fo.order_id
             ON CONFLICT (shop_id, fulfillment_order_id) DO UPDATE SET
                 order_id = EXCLUDED.order_id, status = EXCLUDED.status,
                 request_status = EXCLUDED.request_status, location_id = EXCLUDED.location_id,
@@ -151,41 +172,44 @@ async def store_order_fulfillment_state(
             )
             SELECT o.shop_id, line.id, line.fo_id, o.order_id, line.line_item_id, line.total,
                    line.remaining
-            FROM new_line line CROSS JOIN o
+            FROM new_line line JOIN o ON o.order_id = line.order_id
             ON CONFLICT (shop_id, fulfillment_order_line_id) DO UPDATE SET
                 fulfillment_order_id = EXCLUDED.fulfillment_order_id,
                 order_id = EXCLUDED.order_id, line_item_id = EXCLUDED.line_item_id,
                 total_quantity = EXCLUDED.total_quantity,
                 remaining_quantity = EXCLUDED.remaining_quantity
         )
-        SELECT EXISTS (SELECT 1 FROM o)
+        SELECT order_id FROM o
         """,
         shop_id,
-        state.order_id,
-        state.cancelled_at,
-        state.closed_at,
-        [fo.fulfillment_order_id for fo in fos],
-        [fo.status for fo in fos],
-        [fo.request_status for fo in fos],
-        [fo.location_id for fo in fos],
+        [state.order_id for state in states],
+        [state.cancelled_at for state in states],
+        [state.closed_at for state in states],
+        [order_id for order_id, _ in fos],
+        [fo.fulfillment_order_id for _, fo in fos],
+        [fo.status for _, fo in fos],
+        [fo.request_status for _, fo in fos],
+        [fo.location_id for _, fo in fos],
         # JSON text, not jsonb[]: asyncpg would read a list of lists as a 2-D array.
-        [orjson.dumps(list(fo.supported_actions)).decode() for fo in fos],
-        [orjson.dumps(list(fo.holds)).decode() for fo in fos],
-        [fo.fulfill_at for fo in fos],
-        [fo.updated_at for fo in fos],
-        [line.fulfillment_order_line_id for _, line in lines],
-        [fo_id for fo_id, _ in lines],
-        [line.line_item_id for _, line in lines],
-        [line.total_quantity for _, line in lines],
-        [line.remaining_quantity for _, line in lines],
+        [orjson.dumps(list(fo.supported_actions)).decode() for _, fo in fos],
+        [orjson.dumps(list(fo.holds)).decode() for _, fo in fos],
+        [fo.fulfill_at for _, fo in fos],
+        [fo.updated_at for _, fo in fos],
+        [order_id for order_id, _, _ in lines],
+        [line.fulfillment_order_line_id for _, _, line in lines],
+        [fo_id for _, fo_id, _ in lines],
+        [line.line_item_id for _, _, line in lines],
+        [line.total_quantity for _, _, line in lines],
+        [line.remaining_quantity for _, _, line in lines],
     )
-    if not exists:
-        return False
-    for fulfillment in state.fulfillments:
-        await store_fulfillment(
-            connection, shop_id=shop_id, order_id=state.order_id, fulfillment=fulfillment
-        )
-    return True
+    stored = {row["order_id"] for row in rows}
+    for state in states:
+        if state.order_id in stored:
+            for fulfillment in state.fulfillments:
+                await store_fulfillment(
+                    connection, shop_id=shop_id, order_id=state.order_id, fulfillment=fulfillment
+                )
+    return stored
 
 
 async def store_fulfillment(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from core.tracking import normalize_tracking_number
 from schema.classify.unsynced import BEFORE_CUTOVER_SQL, unsynced_cte
 from schema.db import Connection
@@ -22,9 +24,12 @@ __all__ = [
     "BlockRecord",
     "LedgerRow",
     "PackageForPlan",
+    "PushClaim",
+    "PushSuccess",
     "PushedRecord",
     "adopt_push",
     "claim_push",
+    "claim_pushes",
     "clear_blocks",
     "complete_push",
     "defer_push",
@@ -34,10 +39,12 @@ __all__ = [
     "mark_shop_needs_attention",
     "note_push_error",
     "order_packages",
+    "orders_packages",
     "pushable_orders",
     "pushed_packages",
     "record_blocks",
     "record_push_success",
+    "record_push_successes",
     "retire_settled_pending",
     "supersede_pending",
 ]
@@ -117,22 +124,34 @@ async def order_packages(
     planner adopts those, so the ledger records every package's fulfilment (and a pending row
     left by an ambiguous call is resolved as adopted).
     """
+    found = await orders_packages(connection, shop_id=shop_id, order_ids=[order_id], grace=grace)
+    return found.get(order_id, [])
+
+
+async def orders_packages(
+    connection: Connection, *, shop_id: int, order_ids: Sequence[int], grace: timedelta
+) -> dict[int, list[PackageForPlan]]:
+    """`order_packages` for several orders of one shop in one statement: order id -> its
+    packages (orders without any are left out)."""
     rows = await connection.fetch(
         f"""
-        SELECT p.package_id, p.supplier_order_id, p.tracking_number, p.tracking_number_norm,
+        SELECT so.shopify_order_id AS order_id,
+               p.package_id, p.supplier_order_id, p.tracking_number, p.tracking_number_norm,
                p.carrier, p.tracking_url, p.lines, so.lines AS supplier_order_lines,
                (SELECT count(*) FROM package p2
                 WHERE p2.shop_id = p.shop_id AND p2.supplier_order_id = p.supplier_order_id
                   AND p2.superseded_at IS NULL)::int AS supplier_order_package_count,
-               EXISTS (SELECT 1 FROM push l WHERE l.shop_id = $1 AND l.order_id = $2
+               EXISTS (SELECT 1 FROM push l
+                       WHERE l.shop_id = $1 AND l.order_id = so.shopify_order_id
                          AND l.status IN ('succeeded', 'adopted')) AS order_has_pushed,
-               EXISTS (SELECT 1 FROM push l WHERE l.shop_id = $1 AND l.order_id = $2
+               EXISTS (SELECT 1 FROM push l
+                       WHERE l.shop_id = $1 AND l.order_id = so.shopify_order_id
                          AND l.status = 'pending') AS order_has_pending
         FROM package p
         JOIN shop s ON s.shop_id = p.shop_id
         JOIN supplier_order so
           ON so.shop_id = p.shop_id AND so.supplier_order_id = p.supplier_order_id
-        WHERE p.shop_id = $1 AND so.shopify_order_id = $2
+        WHERE p.shop_id = $1 AND so.shopify_order_id = ANY ($2::bigint[])
           AND p.superseded_at IS NULL
           AND NOT ({BEFORE_CUTOVER_SQL})
           AND COALESCE(p.shipped_at, p.stored_at) <= now() - $3::interval
@@ -142,13 +161,17 @@ async def order_packages(
                 AND l.status IN ('succeeded', 'adopted')
                 AND p.package_id = ANY (l.package_ids)
           )
-        ORDER BY p.package_id
+        ORDER BY so.shopify_order_id, p.package_id
         """,
         shop_id,
-        order_id,
+        list(order_ids),
         grace,
     )
-    return [PackageForPlan(**dict(row)) for row in rows]
+    found: dict[int, list[PackageForPlan]] = {}
+    for row in rows:
+        values = dict(row)
+        found.setdefault(values.pop("order_id"), []).append(PackageForPlan(**values))
+    return found
 
 
 async def mark_shop_needs_attention(connection: Connection, *, shop_id: int, reason: str) -> None:
@@ -250,6 +273,18 @@ async def pushed_packages(
     return [PushedRecord(**dict(row)) for row in rows]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushClaim:
+    """A planned call whose ledger row `claim_pushes` writes (or finds)."""
+
+    order_id: int
+    idempotency_key: str
+    kind: str
+    package_ids: Sequence[int]
+    location_id: int | None
+    request: dict[str, Any]
+
+
 async def claim_push(
     connection: Connection,
     *,
@@ -264,24 +299,66 @@ async def claim_push(
 ) -> LedgerRow:
     """Write (or find) the ledger row for a planned call and count an attempt if pending.
 
-    One statement, committed on its own before Shopify is called; when the row is pending it
-    also writes the `push.attempted` timeline event. A row that is no longer pending comes back
-    unchanged: the caller must not send.
+    One statement, committed on its own before Shopify is called; see `claim_pushes`.
+    """
+    rows = await claim_pushes(
+        connection,
+        shop_id=shop_id,
+        claims=[
+            PushClaim(
+                order_id=order_id,
+                idempotency_key=idempotency_key,
+                kind=kind,
+                package_ids=package_ids,
+                location_id=location_id,
+                request=request,
+            )
+        ],
+        in_flight_window=in_flight_window,
+    )
+    return rows[idempotency_key]
+
+
+async def claim_pushes(
+    connection: Connection,
+    *,
+    shop_id: int,
+    claims: Sequence[PushClaim],
+    in_flight_window: timedelta,
+) -> dict[str, LedgerRow]:
+    """Write (or find) the ledger rows for planned calls of one shop and count an attempt on
+    each pending one; returns idempotency key -> row.
+
+    One statement, committed on its own before Shopify is called; for each row that is pending
+    it also writes the `push.attempted` timeline event. A row that is no longer pending comes
+    back unchanged: the caller must not send it.
 
     A pending row whose last attempt began less than `in_flight_window` ago and never reported
     back (its worker died mid-call) comes back unchanged with `in_flight` set: that request may
     still reach Shopify, so the caller must wait and re-read rather than send a second one.
     """
-    row = await connection.fetchrow(
+    unique = list({claim.idempotency_key: claim for claim in reversed(claims)}.values())[::-1]
+    if not unique:
+        return {}
+    rows = await connection.fetch(
         f"""
-        WITH prior AS (
-            SELECT push_id FROM push
-            WHERE shop_id = $1 AND idempotency_key = $5 AND status = 'pending'
-              AND attempts >= 1 AND last_error IS NULL AND updated_at > now() - $8::interval
+        WITH wanted AS (
+            SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],
+                                 $6::bigint[], $7::text[])
+                WITH ORDINALITY
+                AS w(order_id, idempotency_key, kind, package_ids, location_id, request,
+                     position)
+        ), prior AS (
+            SELECT l.push_id FROM push l JOIN wanted w ON w.idempotency_key = l.idempotency_key
+            WHERE l.shop_id = $1 AND l.status = 'pending'
+              AND l.attempts >= 1 AND l.last_error IS NULL
+              AND l.updated_at > now() - $8::interval
         ), claimed AS (
             INSERT INTO push AS l (shop_id, order_id, package_ids, location_id,
                                    idempotency_key, kind, status, attempts, request)
-            VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7)
+            SELECT $1, w.order_id, w.package_ids::bigint[], w.location_id, w.idempotency_key,
+                   w.kind, 'pending', 1, w.request::jsonb
+            FROM wanted w ORDER BY w.position
             ON CONFLICT (shop_id, idempotency_key) DO UPDATE SET
                 attempts = l.attempts + CASE WHEN l.status IN ('pending', 'superseded')
                                              THEN 1 ELSE 0 END,
@@ -291,12 +368,12 @@ async def claim_push(
                                   THEN NULL ELSE l.last_error END,
                 status = CASE WHEN l.status = 'superseded' THEN 'pending' ELSE l.status END,
                 updated_at = now()
-            WHERE NOT EXISTS (SELECT 1 FROM prior)
-            RETURNING {_LEDGER_COLUMNS}
+            WHERE l.push_id NOT IN (SELECT push_id FROM prior)
+            RETURNING {_LEDGER_COLUMNS}, request
         ), attempted AS (
             INSERT INTO order_event (shop_id, order_id, kind, actor, detail)
             SELECT shop_id, order_id, 'push.attempted', 'worker',
-                   $7::jsonb || jsonb_build_object('push_id', push_id, 'attempt', attempts)
+                   request || jsonb_build_object('push_id', push_id, 'attempt', attempts)
             FROM claimed WHERE status = 'pending'
         )
         SELECT {_LEDGER_COLUMNS}, false AS in_flight FROM claimed
@@ -305,16 +382,20 @@ async def claim_push(
         WHERE push_id IN (SELECT push_id FROM prior)
         """,
         shop_id,
-        order_id,
-        sorted(package_ids),
-        location_id,
-        idempotency_key,
-        kind,
-        request,
+        [claim.order_id for claim in unique],
+        [claim.idempotency_key for claim in unique],
+        [claim.kind for claim in unique],
+        ["{" + ",".join(str(i) for i in sorted(claim.package_ids)) + "}" for claim in unique],
+        [claim.location_id for claim in unique],
+        [orjson.dumps(claim.request).decode() for claim in unique],
         in_flight_window,
     )
-    assert row is not None  # noqa: S101  (INSERT ... RETURNING always yields a row)
-    return LedgerRow(**dict(row))
+    found = {row["idempotency_key"]: LedgerRow(**dict(row)) for row in rows}
+    missing = [claim.idempotency_key for claim in unique if claim.idempotency_key not in found]
+    if missing:  # INSERT ... ON CONFLICT DO UPDATE returns every row unless prior held it
+        msg = f"claim_pushes returned no row for {missing}"
+        raise RuntimeError(msg)
+    return found
 
 
 async def note_push_error(
@@ -349,6 +430,15 @@ async def complete_push(
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushSuccess:
+    """A call Shopify applied: its ledger row, the fulfilment it returned, the event kind."""
+
+    row: LedgerRow
+    fulfillment: FulfillmentRow
+    event_kind: str
+
+
 async def record_push_success(
     connection: Connection,
     *,
@@ -357,20 +447,72 @@ async def record_push_success(
     event_kind: str,
 ) -> None:
     """One statement: the ledger row succeeded, the fulfilment stored (so the classifier sees
-    the number at once), the packages' blocks cleared and the timeline event written."""
+    the number at once) with its lines when the answer carried them all, the packages' blocks
+    cleared and the timeline event written."""
+    await record_push_successes(
+        connection,
+        successes=[PushSuccess(row=row, fulfillment=fulfillment, event_kind=event_kind)],
+    )
+
+
+async def record_push_successes(
+    connection: Connection, *, successes: Sequence[PushSuccess]
+) -> None:
+    """`record_push_success` for several rows of one shop in one statement.
+
+    Rows that name the same fulfilment (possible only for tracking updates) are written one
+    statement each, in order, since one statement may not upsert a row twice.
+    """
+    if not successes:
+        return
+    fulfillment_ids = [success.fulfillment.fulfillment_id for success in successes]
+    if len(set(fulfillment_ids)) < len(fulfillment_ids):
+        for success in successes:
+            await record_push_successes(connection, successes=[success])
+        return
+    lines = [
+        (success.fulfillment.fulfillment_id, line_item_id, quantity)
+        for success in successes
+        for line_item_id, quantity in _merge_fulfillment_lines(success.fulfillment)
+    ]
+
+    def text_array(values: Sequence[str]) -> str:
+        return orjson.dumps(list(values)).decode()
+
     await connection.execute(
         """
-        WITH done AS (
-            UPDATE push SET status = 'succeeded', fulfillment_id = $3, last_error = NULL,
-                            next_attempt_at = NULL, completed_at = now(), updated_at = now()
-            WHERE shop_id = $1 AND push_id = $2
-            RETURNING shop_id, order_id, package_ids
+        WITH result AS (
+            SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[],
+                                 $6::text[], $7::text[], $8::text[], $9::text[],
+                                 $10::timestamptz[], $11::timestamptz[], $12::text[],
+                                 $13::boolean[])
+                AS r(push_id, fulfillment_id, status, location_id, tracking_company,
+                     tracking_numbers, tracking_numbers_norm, tracking_urls, created_at,
+                     updated_at, event_kind, lines_known)
+        ), done AS (
+            UPDATE push l SET status = 'succeeded', fulfillment_id = r.fulfillment_id,
+                              last_error = NULL, next_attempt_at = NULL, completed_at = now(),
+                              updated_at = now()
+            FROM result r
+            WHERE l.shop_id = $1 AND l.push_id = r.push_id
+            RETURNING l.shop_id, l.order_id, l.package_ids, l.push_id, r.fulfillment_id,
+                      r.status AS fulfillment_status, r.location_id, r.tracking_company,
+                      ARRAY(SELECT jsonb_array_elements_text(r.tracking_numbers::jsonb))
+                          AS tracking_numbers,
+                      ARRAY(SELECT jsonb_array_elements_text(r.tracking_numbers_norm::jsonb))
+                          AS tracking_numbers_norm,
+                      ARRAY(SELECT jsonb_array_elements_text(r.tracking_urls::jsonb))
+                          AS tracking_urls,
+                      r.created_at, r.updated_at, r.event_kind, r.lines_known
         ), stored AS (
             INSERT INTO shopify_fulfillment AS f (
                 shop_id, fulfillment_id, order_id, status, location_id, tracking_company,
                 tracking_numbers, tracking_numbers_norm, tracking_urls, created_at, updated_at
             )
-            SELECT shop_id, $3, order_id, $4, $5, $6, $7, $8, $9, $10, $11 FROM done
+            SELECT shop_id, fulfillment_id, order_id, fulfillment_status, location_id,
+                   tracking_company, tracking_numbers, tracking_numbers_norm, tracking_urls,
+                   created_at, updated_at
+            FROM done
             ON CONFLICT (shop_id, fulfillment_id) DO UPDATE SET
                 status = EXCLUDED.status,
                 location_id = COALESCE(EXCLUDED.location_id, f.location_id),
@@ -378,32 +520,73 @@ async def record_push_success(
                 tracking_numbers = EXCLUDED.tracking_numbers,
                 tracking_numbers_norm = EXCLUDED.tracking_numbers_norm,
                 tracking_urls = EXCLUDED.tracking_urls,
+                created_at = COALESCE(f.created_at, EXCLUDED.created_at),
                 updated_at = EXCLUDED.updated_at
             WHERE f.updated_at IS NULL OR EXCLUDED.updated_at IS NULL
                OR EXCLUDED.updated_at >= f.updated_at
+        ), new_line AS (
+            SELECT * FROM unnest($14::bigint[], $15::bigint[], $16::int[])
+                AS line(fulfillment_id, line_item_id, quantity)
+        ), gone_line AS (
+            -- Lines are replaced wholesale when the answer carried them all, as
+            -- store_fulfillment does; kept keys are upserted rather than deleted and
+            -- re-inserted in one statement.
+            DELETE FROM shopify_fulfillment_line fl USING done
+            WHERE done.lines_known AND fl.shop_id = done.shop_id
+              AND fl.fulfillment_id = done.fulfillment_id
+              AND NOT EXISTS (
+                  SELECT 1 FROM new_line line
+                  WHERE line.fulfillment_id = fl.fulfillment_id
+                    AND line.line_item_id = fl.line_item_id
+              )
+        ), put_line AS (
+            INSERT INTO shopify_fulfillment_line AS fl (shop_id, fulfillment_id, line_item_id,
+                                                        order_id, quantity)
+            SELECT done.shop_id, done.fulfillment_id, line.line_item_id, done.order_id,
+                   line.quantity
+            FROM done JOIN new_line line ON line.fulfillment_id = done.fulfillment_id
+            WHERE done.lines_known
+            ON CONFLICT (shop_id, fulfillment_id, line_item_id) DO UPDATE SET
+                order_id = EXCLUDED.order_id, quantity = EXCLUDED.quantity
         ), unblocked AS (
             DELETE FROM push_block b USING done
             WHERE b.shop_id = done.shop_id AND b.package_id = ANY (done.package_ids)
         )
         INSERT INTO order_event (shop_id, order_id, kind, actor, detail)
-        SELECT shop_id, order_id, $12, 'worker',
-               jsonb_build_object('push_id', $2::bigint, 'package_ids', package_ids,
-                                  'fulfillment_id', $3::bigint, 'tracking_numbers', $7::text[])
+        SELECT shop_id, order_id, event_kind, 'worker',
+               jsonb_build_object('push_id', push_id, 'package_ids', package_ids,
+                                  'fulfillment_id', fulfillment_id,
+                                  'tracking_numbers', tracking_numbers)
         FROM done
         """,
-        row.shop_id,
-        row.push_id,
-        fulfillment.fulfillment_id,
-        fulfillment.status.lower(),
-        fulfillment.location_id,
-        fulfillment.tracking_company,
-        list(fulfillment.tracking_numbers),
-        [normalize_tracking_number(number) for number in fulfillment.tracking_numbers],
-        list(fulfillment.tracking_urls),
-        fulfillment.created_at,
-        fulfillment.updated_at,
-        event_kind,
+        successes[0].row.shop_id,
+        [success.row.push_id for success in successes],
+        fulfillment_ids,
+        [success.fulfillment.status.lower() for success in successes],
+        [success.fulfillment.location_id for success in successes],
+        [success.fulfillment.tracking_company for success in successes],
+        [text_array(success.fulfillment.tracking_numbers) for success in successes],
+        [
+            text_array([normalize_tracking_number(n) for n in success.fulfillment.tracking_numbers])
+            for success in successes
+        ],
+        [text_array(success.fulfillment.tracking_urls) for success in successes],
+        [success.fulfillment.created_at for success in successes],
+        [success.fulfillment.updated_at for success in successes],
+        [success.event_kind for success in successes],
+        [success.fulfillment.lines is not None for success in successes],
+        [fulfillment_id for fulfillment_id, _, _ in lines],
+        [line_item_id for _, line_item_id, _ in lines],
+        [quantity for _, _, quantity in lines],
     )
+
+
+def _merge_fulfillment_lines(fulfillment: FulfillmentRow) -> list[tuple[int, int]]:
+    """(line item id, quantity) with repeated line items summed, as store_fulfillment stores."""
+    merged: dict[int, int] = {}
+    for line in fulfillment.lines or ():
+        merged[line.line_item_id] = merged.get(line.line_item_id, 0) + line.quantity
+    return sorted(merged.items())
 
 
 async def adopt_push(

@@ -8,7 +8,9 @@ and `userErrors` are free. The actual cost applies the same rules to what was re
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from graphql import (
@@ -216,14 +218,31 @@ class CostMeter:
             return
         if value is None:
             return
-        named = get_named_type(field_type)
-        if is_leaf_type(named) or is_free_type(named):
-            return
-        if is_connection_type(named):
+        kind = _field_kind(field_type)
+        if kind is _FieldKind.CONNECTION:
             self.actual += CONNECTION_COST
-            return
-        if is_object_type(named) or is_abstract_type(named):
+        elif kind is _FieldKind.OBJECT:
             if isinstance(value, list):
                 self.actual += sum(1 for item in value if item is not None)
             else:
                 self.actual += 1
+
+
+class _FieldKind(Enum):
+    FREE = "free"  # scalars, enums and free types cost nothing
+    CONNECTION = "connection"
+    OBJECT = "object"
+
+
+@functools.cache
+def _field_kind(field_type: GraphQLOutputType) -> _FieldKind:
+    """How a field of this type is charged; cached per type, since every resolved field of a
+    query asks (the schema's types live as long as the process)."""
+    named = get_named_type(field_type)
+    if is_leaf_type(named) or is_free_type(named):
+        return _FieldKind.FREE
+    if is_connection_type(named):
+        return _FieldKind.CONNECTION
+    if is_object_type(named) or is_abstract_type(named):
+        return _FieldKind.OBJECT
+    return _FieldKind.FREE

@@ -41,6 +41,35 @@ async def test_push_creates_one_fulfilment_with_tracking_company_and_line_items(
     assert [r["tracking_numbers_norm"] for r in stored] == [["YT2412345678901234"]]
 
 
+async def test_group_of_orders_gets_one_claim_and_one_result_per_order(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    numbers = ["YT0000000000000G1", "YT0000000000000G2", "YT0000000000000G3"]
+    orders = [
+        (await kit.shipped_order(shop_id, domain, tracking_number=number))[0] for number in numbers
+    ]
+
+    summary = await run_push_shop(kit.push_deps(), shop_id=shop_id)
+
+    assert summary.results == {OrderResult.DONE: 3}
+    assert kit.sim.fulfillment_count_by_tracking(domain) == dict.fromkeys(numbers, 1)
+    ledger = await kit.fetch("SELECT order_id, status, attempts, fulfillment_id FROM push")
+    assert sorted((r["order_id"], r["status"], r["attempts"]) for r in ledger) == sorted(
+        (order.order_id, "succeeded", 1) for order in orders
+    )
+    for order in orders:
+        [fulfillment] = kit.sim.fulfillments(domain, order.order_id)
+        [row] = [r for r in ledger if r["order_id"] == order.order_id]
+        assert row["fulfillment_id"] == gid_number(fulfillment["id"])
+    events = await kit.fetch("SELECT order_id, kind FROM order_event ORDER BY order_event_id")
+    for order in orders:
+        kinds = [r["kind"] for r in events if r["order_id"] == order.order_id]
+        assert kinds == ["push.attempted", "push.created"]
+    stored = await kit.fetch("SELECT order_id, tracking_numbers FROM shopify_fulfillment")
+    assert sorted((r["order_id"], r["tracking_numbers"]) for r in stored) == sorted(
+        (order.order_id, [number]) for order, number in zip(orders, numbers, strict=True)
+    )
+
+
 async def test_push_twice_creates_nothing_more(kit: Kit) -> None:
     shop_id, domain = await kit.add_shop()
     _order, _ = await kit.shipped_order(shop_id, domain, tracking_number="LP00112233CN")

@@ -79,15 +79,17 @@ from schema.db import Connection, Pool
 from schema.queries.fulfillment_orders import (
     FulfillmentOrderRow,
     OrderFulfillmentState,
-    store_fulfillment,
-    store_order_fulfillment_state,
+    store_orders_fulfillment_state,
 )
 from schema.queries.push import (
     BlockRecord,
     LedgerRow,
     PackageForPlan,
+    PushClaim,
+    PushSuccess,
     adopt_push,
     claim_push,
+    claim_pushes,
     clear_blocks,
     defer_push,
     due_shops,
@@ -96,10 +98,11 @@ from schema.queries.push import (
     mark_shop_needs_attention,
     note_push_error,
     order_packages,
+    orders_packages,
     pushable_orders,
     pushed_packages,
     record_blocks,
-    record_push_success,
+    record_push_successes,
     retire_settled_pending,
     supersede_pending,
 )
@@ -237,12 +240,52 @@ def push_settings_from_shop(settings: Mapping[str, Any]) -> PushSettings:
 async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     """Push every pushable order of the shop; each order is attempted at most once per run."""
     summary = PushRunSummary(shop_id=shop_id)
-    shop = await _load_shop(deps, shop_id)
-    if shop is None:
-        return summary
+    started = time.monotonic()
+    # One pool connection for the shop and its first batch, one per later batch (the last also
+    # retires settled rows): each acquire costs a reset round trip.
+    async with deps.pool.acquire() as connection:
+        shop = await _load_shop(deps, connection, shop_id)
+        if shop is None:
+            return summary
+        orders = await pushable_orders(connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH)
+        if len(orders) <= ORDERS_FULFILLMENT_STATE_BATCH_SIZE:
+            # The usual run, a handful of orders: one group, and the whole run on this one
+            # connection (every statement is a round trip; so is each pool release).
+            if orders and time.monotonic() - started > deps.run_budget_seconds:
+                for _ in orders:
+                    summary.count(OrderResult.POSTPONED)
+            elif orders:
+                for result in await _push_group_on(deps, connection, shop, orders):
+                    summary.count(result)
+            retired = await retire_settled_pending(connection, shop_id=shop_id)
+            _log_run(summary, retired)
+            return summary
+    retired = await _push_batches(
+        deps, shop, summary, orders, deadline=started + deps.run_budget_seconds
+    )
+    _log_run(summary, retired)
+    return summary
+
+
+def _log_run(summary: PushRunSummary, retired: int) -> None:
+    if summary.orders or retired:
+        log.info(
+            "push.shop_done",
+            shop_id=summary.shop_id,
+            orders=summary.orders,
+            retired_pending=retired,
+            **summary.results,
+        )
+
+
+async def _push_batches(
+    deps: PushDeps, shop: _Shop, summary: PushRunSummary, orders: list[int], *, deadline: float
+) -> int:
+    """Push a long backlog batch by batch, `order_concurrency` groups at a time; returns how
+    many settled pending rows were retired at the end."""
+    shop_id = shop.shop_id
     attempted: set[int] = set()
     semaphore = asyncio.Semaphore(deps.order_concurrency)
-    deadline = time.monotonic() + deps.run_budget_seconds
 
     async def group(order_ids: list[int]) -> list[OrderResult]:
         async with semaphore:
@@ -250,11 +293,8 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
                 return [OrderResult.POSTPONED] * len(order_ids)
             return await push_orders(deps, shop, order_ids)
 
+    retired: int | None = None
     while True:
-        async with deps.pool.acquire() as connection:
-            orders = await pushable_orders(
-                connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH
-            )
         todo = [order_id for order_id in orders if order_id not in attempted]
         if not todo:
             break
@@ -268,24 +308,29 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         ]
         for result in results:
             summary.count(result)
-        if OrderResult.SHOP_UNAVAILABLE in results or OrderResult.POSTPONED in results:
-            break
-    async with deps.pool.acquire() as connection:
-        retired = await retire_settled_pending(connection, shop_id=shop_id)
-    if summary.orders or retired:
-        log.info(
-            "push.shop_done",
-            shop_id=shop_id,
-            orders=summary.orders,
-            retired_pending=retired,
-            **summary.results,
+        # A batch shorter than the limit was all the shop had: packages stored since then
+        # come with their own trigger (ingest enqueues push_shop) or the sweeper's.
+        stop = (
+            OrderResult.SHOP_UNAVAILABLE in results
+            or OrderResult.POSTPONED in results
+            or len(orders) < _BATCH
         )
-    return summary
+        async with deps.pool.acquire() as connection:
+            if not stop:
+                orders = await pushable_orders(
+                    connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH
+                )
+            if stop or all(order_id in attempted for order_id in orders):
+                retired = await retire_settled_pending(connection, shop_id=shop_id)
+                break
+    if retired is None:
+        async with deps.pool.acquire() as connection:
+            retired = await retire_settled_pending(connection, shop_id=shop_id)
+    return retired
 
 
-async def _load_shop(deps: PushDeps, shop_id: int) -> _Shop | None:
-    async with deps.pool.acquire() as connection:
-        record = await get_shop(connection, shop_id)
+async def _load_shop(deps: PushDeps, connection: Connection, shop_id: int) -> _Shop | None:
+    record = await get_shop(connection, shop_id)
     if record is None or record.status != "active" or record.access_token_enc is None:
         return None
     return _Shop(
@@ -334,17 +379,24 @@ async def push_orders(deps: PushDeps, shop: _Shop, order_ids: list[int]) -> list
     The locks are session advisory locks on the one connection the group uses, so a group
     costs one pool connection however many orders it holds.
     """
-    results: dict[int, OrderResult] = {}
     async with deps.pool.acquire() as connection:
-        locked = await _try_lock_orders(connection, shop_id=shop.shop_id, order_ids=order_ids)
-        try:
-            results.update(
-                (order_id, OrderResult.BUSY) for order_id in order_ids if order_id not in locked
-            )
-            if locked:
-                results.update(await _push_locked_group(deps, connection, shop, locked))
-        finally:
-            await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
+        return await _push_group_on(deps, connection, shop, order_ids)
+
+
+async def _push_group_on(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
+) -> list[OrderResult]:
+    """`push_orders` on a connection the caller holds (the locks are released on it)."""
+    results: dict[int, OrderResult] = {}
+    locked = await _try_lock_orders(connection, shop_id=shop.shop_id, order_ids=order_ids)
+    try:
+        results.update(
+            (order_id, OrderResult.BUSY) for order_id in order_ids if order_id not in locked
+        )
+        if locked:
+            results.update(await _push_locked_group(deps, connection, shop, locked))
+    finally:
+        await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
     return [results[order_id] for order_id in order_ids]
 
 
@@ -380,7 +432,12 @@ async def _unlock_orders(connection: Connection, *, shop_id: int, order_ids: lis
 async def _push_locked_group(
     deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
 ) -> dict[int, OrderResult]:
-    results: dict[int, OrderResult] = {}
+    """Push a locked group: one read, one statement storing it, one fetching the packages, one
+    claiming every planned call's ledger row (committed before any call), then the calls.
+
+    An order whose call needs a fresh read (userErrors, an ambiguous failure) goes on alone
+    through `_push_locked`, as do the orders of a group that could not be planned together.
+    """
     try:
         states = await read_orders_fulfillment_state(
             deps.shopify, shop.domain, shop.access_token, order_ids=order_ids
@@ -388,17 +445,106 @@ async def _push_locked_group(
     except ShopifyError as error:
         result = await _order_error(connection, shop, order_ids[0], error)
         return dict.fromkeys(order_ids, result)
+    # One transaction from storing the reads to claiming the calls. A stored fulfilment makes
+    # its package look synced to the classifier, so the store must never commit without the
+    # adoptions and ledger rows planned from it (a worker killed in between would leave a
+    # pending row nothing comes back for). The commit also puts the claims on disk before
+    # the first call.
+    async with connection.transaction():
+        results, plans, claimed = await _plan_group(deps, connection, shop, order_ids, states)
+    successes: list[PushSuccess] = []
+    try:
+        for order_id, plan in plans.items():
+            if OrderResult.SHOP_UNAVAILABLE in results.values():
+                results[order_id] = OrderResult.SHOP_UNAVAILABLE
+                continue
+            try:
+                step = await _run_calls(
+                    deps,
+                    connection,
+                    shop,
+                    plan,
+                    claimed=claimed,
+                    successes=successes,
+                    may_replan_stale=True,
+                    may_replan_ambiguous=True,
+                )
+                if step is not _Step.CONTINUE:
+                    # What a re-read will find must already be in the ledger.
+                    await record_push_successes(connection, successes=successes)
+                    successes.clear()
+                results[order_id] = await _after_first_step(deps, connection, shop, order_id, step)
+            except (ShopifyError, PlanInputError) as error:
+                results[order_id] = await _order_error(connection, shop, order_id, error)
+    finally:
+        await record_push_successes(connection, successes=successes)
+    return results
+
+
+async def _plan_group(
+    deps: PushDeps,
+    connection: Connection,
+    shop: _Shop,
+    order_ids: list[int],
+    states: Mapping[int, OrderFulfillmentState | None],
+) -> tuple[dict[int, OrderResult], dict[int, PushPlan], dict[str, LedgerRow]]:
+    """Store a group's reads, plan each order, record what needs no call and claim the calls:
+    (results of orders already settled, plans with calls to send, ledger rows by key)."""
+    results: dict[int, OrderResult] = {}
+    read = [state for state in (states.get(order_id) for order_id in order_ids) if state]
+    await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=read)
+    packages = await orders_packages(
+        connection,
+        shop_id=shop.shop_id,
+        order_ids=[state.order_id for state in read],
+        grace=deps.grace,
+    )
+    plans: dict[int, PushPlan] = {}
     for order_id in order_ids:
-        if results and OrderResult.SHOP_UNAVAILABLE in results.values():
-            results[order_id] = OrderResult.SHOP_UNAVAILABLE
+        state = states.get(order_id)
+        if state is None:
+            await _block_missing_order(deps, connection, shop, order_id)
+            results[order_id] = OrderResult.DONE
+            continue
+        found = packages.get(order_id)
+        if not found:
+            results[order_id] = OrderResult.DONE
             continue
         try:
-            results[order_id] = await _push_locked(
-                deps, connection, shop, order_id, first_read=(states.get(order_id),)
+            plan = await _plan_order(connection, shop, state, found)
+            await _apply_plan_records(
+                connection, shop, plan, has_pending=found[0].order_has_pending
             )
         except (ShopifyError, PlanInputError) as error:
             results[order_id] = await _order_error(connection, shop, order_id, error)
-    return results
+            continue
+        plans[order_id] = plan
+    claimed = await claim_pushes(
+        connection,
+        shop_id=shop.shop_id,
+        claims=[_claim(action) for plan in plans.values() for action in _calls(plan)],
+        in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+    )
+    return results, plans, claimed
+
+
+async def _after_first_step(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_id: int, step: _Step
+) -> OrderResult:
+    """Where an order goes after its first plan's calls (see `_push_locked` for the rounds)."""
+    if step is _Step.DEFERRED:
+        return OrderResult.DEFERRED
+    if step is _Step.REPLAN_STALE:
+        return await _push_locked(deps, connection, shop, order_id, stale_rounds=1)
+    if step is _Step.REPLAN_AMBIGUOUS:
+        await _ambiguous_backoff(deps, 1)
+        return await _push_locked(deps, connection, shop, order_id, ambiguous_rounds=1)
+    return OrderResult.DONE
+
+
+async def _ambiguous_backoff(deps: PushDeps, rounds: int) -> None:
+    ceiling = min(deps.replan_backoff_cap, deps.replan_backoff_base * 2**rounds)
+    await asyncio.sleep(deps.rng.uniform(0, ceiling))
 
 
 async def _order_error(
@@ -427,70 +573,81 @@ async def _push_locked(
     shop: _Shop,
     order_id: int,
     *,
-    first_read: tuple[OrderFulfillmentState | None] | None = None,
+    stale_rounds: int = 0,
+    ambiguous_rounds: int = 0,
 ) -> OrderResult:
-    """Push one locked order; `first_read` (a 1-tuple) is a fresh read to start from."""
-    stale_rounds = 0
-    ambiguous_rounds = 0
+    """Push one locked order from a fresh read of its own, re-planning after userErrors
+    (`_STALE_REPLANS` times) and ambiguous failures (`_AMBIGUOUS_REPLANS` times)."""
     while True:
-        if first_read is not None:
-            (state,), first_read = first_read, None
-        else:
-            state = await read_order_fulfillment_state(
-                deps.shopify, shop.domain, shop.access_token, order_id=order_id
-            )
+        state = await read_order_fulfillment_state(
+            deps.shopify, shop.domain, shop.access_token, order_id=order_id
+        )
         if state is None:
             await _block_missing_order(deps, connection, shop, order_id)
             return OrderResult.DONE
+        # As in the group: the stored read commits together with what was planned from it.
         async with connection.transaction():
-            await store_order_fulfillment_state(connection, shop_id=shop.shop_id, state=state)
-        packages = await order_packages(
-            connection, shop_id=shop.shop_id, order_id=order_id, grace=deps.grace
-        )
-        if not packages:
-            return OrderResult.DONE
-        pushed = (
-            await pushed_packages(connection, shop_id=shop.shop_id, order_id=order_id)
-            if packages[0].order_has_pushed
-            else []
-        )
-        plan = plan_push(
-            order=OrderState(
-                order_id=OrderId(order_id), cancelled=state.cancelled, closed=state.closed
-            ),
-            fulfillment_orders=[_fo_state(fo) for fo in state.fulfillment_orders],
-            fulfillments=_existing_fulfillments(state),
-            packages=[_package_to_push(package) for package in packages],
-            pushed=[
-                PushedPackage(
-                    package_id=PackageId(str(record.package_id)),
-                    supplier_order_id=str(record.supplier_order_id),
-                    fulfillment_id=FulfillmentId(record.fulfillment_id),
-                    tracking_number_normalized=record.tracking_number_norm,
-                )
-                for record in pushed
-            ],
-            settings=shop.settings,
-        )
-        step = await _execute(
+            await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=[state])
+            packages = await order_packages(
+                connection, shop_id=shop.shop_id, order_id=order_id, grace=deps.grace
+            )
+            if not packages:
+                return OrderResult.DONE
+            plan = await _plan_order(connection, shop, state, packages)
+            await _apply_plan_records(
+                connection, shop, plan, has_pending=packages[0].order_has_pending
+            )
+        step = await _run_calls(
             deps,
             connection,
             shop,
             plan,
+            claimed=None,
             may_replan_stale=stale_rounds < _STALE_REPLANS,
             may_replan_ambiguous=ambiguous_rounds < _AMBIGUOUS_REPLANS,
-            has_pending=packages[0].order_has_pending,
         )
         if step is _Step.REPLAN_STALE:
             stale_rounds += 1
         elif step is _Step.REPLAN_AMBIGUOUS:
             ambiguous_rounds += 1
-            ceiling = min(deps.replan_backoff_cap, deps.replan_backoff_base * 2**ambiguous_rounds)
-            await asyncio.sleep(deps.rng.uniform(0, ceiling))
+            await _ambiguous_backoff(deps, ambiguous_rounds)
         elif step is _Step.DEFERRED:
             return OrderResult.DEFERRED
         else:
             return OrderResult.DONE
+
+
+async def _plan_order(
+    connection: Connection,
+    shop: _Shop,
+    state: OrderFulfillmentState,
+    packages: Sequence[PackageForPlan],
+) -> PushPlan:
+    """Plan one order from its fresh read and its unsynced packages (pure, but for the query
+    of earlier pushes that tracking changes need)."""
+    pushed = (
+        await pushed_packages(connection, shop_id=shop.shop_id, order_id=state.order_id)
+        if packages[0].order_has_pushed
+        else []
+    )
+    return plan_push(
+        order=OrderState(
+            order_id=OrderId(state.order_id), cancelled=state.cancelled, closed=state.closed
+        ),
+        fulfillment_orders=[_fo_state(fo) for fo in state.fulfillment_orders],
+        fulfillments=_existing_fulfillments(state),
+        packages=[_package_to_push(package) for package in packages],
+        pushed=[
+            PushedPackage(
+                package_id=PackageId(str(record.package_id)),
+                supplier_order_id=str(record.supplier_order_id),
+                fulfillment_id=FulfillmentId(record.fulfillment_id),
+                tracking_number_normalized=record.tracking_number_norm,
+            )
+            for record in pushed
+        ],
+        settings=shop.settings,
+    )
 
 
 async def _block_missing_order(
@@ -514,33 +671,47 @@ async def _block_missing_order(
     )
 
 
-async def _execute(
-    deps: PushDeps,
-    connection: Connection,
-    shop: _Shop,
-    plan: PushPlan,
-    *,
-    may_replan_stale: bool,
-    may_replan_ambiguous: bool,
-    has_pending: bool,
-) -> _Step:
+def _calls(plan: PushPlan) -> list[CreateFulfillment | UpdateTracking]:
+    return [*plan.updates, *plan.creates]
+
+
+async def _apply_plan_records(
+    connection: Connection, shop: _Shop, plan: PushPlan, *, has_pending: bool
+) -> None:
+    """What a plan settles without calling Shopify: superseded pending rows, adoptions and
+    blocks."""
     order_id = int(plan.order_id)
-    keys = [action.idempotency_key for action in plan.creates] + [
-        action.idempotency_key for action in plan.updates
-    ]
     if has_pending:
+        keys = [action.idempotency_key for action in _calls(plan)]
         await supersede_pending(connection, shop_id=shop.shop_id, order_id=order_id, keep_keys=keys)
     for adoption in plan.adoptions:
         await _adopt(connection, shop, adoption)
     if plan.blocked:
         await _record_blocked(connection, shop, order_id, plan.blocked)
-    calls: list[CreateFulfillment | UpdateTracking] = [*plan.updates, *plan.creates]
-    for action in calls:
+
+
+async def _run_calls(
+    deps: PushDeps,
+    connection: Connection,
+    shop: _Shop,
+    plan: PushPlan,
+    *,
+    claimed: Mapping[str, LedgerRow] | None,
+    successes: list[PushSuccess] | None = None,
+    may_replan_stale: bool,
+    may_replan_ambiguous: bool,
+) -> _Step:
+    """Send the plan's calls one by one; `claimed` holds ledger rows already written for them
+    (by the group's one claim), otherwise each row is claimed just before its call.
+    Successes go to `successes` when given (see `_call`)."""
+    for action in _calls(plan):
         step = await _call(
             deps,
             connection,
             shop,
             action,
+            row=None if claimed is None else claimed[action.idempotency_key],
+            successes=successes,
             may_replan_stale=may_replan_stale,
             may_replan_ambiguous=may_replan_ambiguous,
         )
@@ -619,27 +790,28 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
     shop: _Shop,
     action: CreateFulfillment | UpdateTracking,
     *,
+    row: LedgerRow | None,
+    successes: list[PushSuccess] | None,
     may_replan_stale: bool,
     may_replan_ambiguous: bool,
 ) -> _Step:
+    """One planned call; `row` is its ledger row when already claimed (and committed);
+    a success is appended to `successes` when given, else recorded at once."""
     order_id = int(action.order_id)
     package_ids = [int(package_id) for package_id in action.package_ids]
-    request = _request(action)
-    row = await claim_push(
-        connection,
-        shop_id=shop.shop_id,
-        order_id=order_id,
-        idempotency_key=action.idempotency_key,
-        kind="create" if isinstance(action, CreateFulfillment) else "update_tracking",
-        package_ids=package_ids,
-        location_id=(
-            int(action.location_id)
-            if isinstance(action, CreateFulfillment) and action.location_id is not None
-            else None
-        ),
-        request=request,
-        in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
-    )
+    if row is None:
+        claim = _claim(action)
+        row = await claim_push(
+            connection,
+            shop_id=shop.shop_id,
+            order_id=claim.order_id,
+            idempotency_key=claim.idempotency_key,
+            kind=claim.kind,
+            package_ids=claim.package_ids,
+            location_id=claim.location_id,
+            request=claim.request,
+            in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+        )
     if row.status != "pending":
         return _Step.CONTINUE
     if row.in_flight:
@@ -704,11 +876,14 @@ async def _call(  # noqa: PLR0911  (one return per documented outcome)
     fulfillment = outcome.fulfillment
     assert fulfillment is not None  # noqa: S101  (MutationOutcome holds one or the other)
     kind = "push.created" if isinstance(action, CreateFulfillment) else "push.updated"
-    await record_push_success(connection, row=row, fulfillment=fulfillment, event_kind=kind)
-    if fulfillment.lines is not None:
-        await store_fulfillment(
-            connection, shop_id=shop.shop_id, order_id=order_id, fulfillment=fulfillment
-        )
+    success = PushSuccess(row=row, fulfillment=fulfillment, event_kind=kind)
+    if successes is None:
+        # One statement: the row, the fulfilment and its lines, the blocks and the event.
+        await record_push_successes(connection, successes=[success])
+    else:
+        # The group records its successes together (before any re-read, and at its end). A
+        # crash before that leaves the row pending, and the fresh read then adopts.
+        successes.append(success)
     log.info(kind, fulfillment_id=fulfillment.fulfillment_id, **context)
     return _Step.CONTINUE
 
@@ -749,6 +924,22 @@ async def _send(
             urls=action.tracking_urls,
         ),
         notify_customer=action.notify_customer,
+    )
+
+
+def _claim(action: CreateFulfillment | UpdateTracking) -> PushClaim:
+    """The ledger row to write before sending `action`."""
+    return PushClaim(
+        order_id=int(action.order_id),
+        idempotency_key=action.idempotency_key,
+        kind="create" if isinstance(action, CreateFulfillment) else "update_tracking",
+        package_ids=[int(package_id) for package_id in action.package_ids],
+        location_id=(
+            int(action.location_id)
+            if isinstance(action, CreateFulfillment) and action.location_id is not None
+            else None
+        ),
+        request=_request(action),
     )
 
 

@@ -7,7 +7,8 @@ spend the same refresh token. When Shopify refuses the credentials the shop is f
 `needs_attention` with the reason, and `ShopTokenError` tells the caller to stop for this shop.
 """
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
@@ -29,7 +30,14 @@ from schema.queries.connect import (
 )
 from schema.secrets import SecretBox
 
-__all__ = ["ShopTokenError", "access_token_for", "report_rejected_token", "store_grant"]
+__all__ = [
+    "ShopTokenError",
+    "TokenRenewal",
+    "access_token_for",
+    "current_token",
+    "report_rejected_token",
+    "store_grant",
+]
 
 log = structlog.get_logger()
 
@@ -156,3 +164,36 @@ async def access_token_for(
     # Outside the transaction, so the flag survives the error.
     await report_rejected_token(connection, shop_id=shop_id, detail=str(rejected))
     raise ShopTokenError(str(rejected)) from rejected
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenRenewal:
+    """Where expiring tokens are renewed (Shopify's OAuth endpoints) and how early."""
+
+    secrets: SecretBox
+    oauth_url_template: str
+    renew_margin: timedelta = timedelta(hours=1)
+
+
+async def current_token(
+    renewal: TokenRenewal, connection: Connection, http: httpx.AsyncClient, *, shop_id: int
+) -> str | None:
+    """The shop's token for an Admin API call, renewed first if it is about to lapse.
+
+    None when the shop has no usable token (the shop is then flagged needs_attention by the
+    renewal itself, and the caller skips it). Every caller of the Admin API goes through this,
+    so an expiring token never reaches Shopify expired.
+    """
+    try:
+        return await access_token_for(
+            connection,
+            renewal.secrets,
+            http,
+            shop_id=shop_id,
+            url_template=renewal.oauth_url_template,
+            now=datetime.now(UTC),
+            renew_margin=renewal.renew_margin,
+        )
+    except ShopTokenError as error:
+        log.warning("shop.no_usable_token", shop_id=shop_id, error=str(error))
+        return None

@@ -534,3 +534,32 @@ async def test_order_locked_elsewhere_is_reported_busy_and_left_alone(kit: Kit) 
     assert kit.sim.fulfillment_count_by_tracking(domain) == {}
     await run_push_shop(kit.push_deps(), shop_id=shop_id)
     assert kit.sim.fulfillment_count_by_tracking(domain) == {"YT000000000000000J": 1}
+
+
+async def test_push_renews_an_expiring_token_before_calling_shopify(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    credentials = kit.sim.shop(domain)
+    order, _ = await kit.shipped_order(
+        shop_id, domain, tracking_number="YT2412345678900001", skus=[("SKU-A", 1)]
+    )
+    # A Dev Dashboard app's token, about to lapse: Shopify already refuses it.
+    await kit.fetch(
+        "UPDATE app SET client_id = $1, client_secret_enc = $2",
+        credentials.client_id,
+        kit.secrets.encrypt(credentials.client_secret),
+    )
+    await kit.fetch(
+        "UPDATE shop SET token_expires_at = now() + interval '1 minute' WHERE shop_id = $1",
+        shop_id,
+    )
+    kit.sim.expire_token(domain)
+
+    summary = await run_push_shop(kit.push_deps(), shop_id=shop_id)
+
+    assert summary.results == {OrderResult.DONE: 1}
+    assert len(kit.sim.fulfillments(domain, order.order_id)) == 1
+    (shop,) = await kit.fetch(
+        "SELECT status, token_expires_at > now() + interval '1 hour' AS renewed FROM shop"
+    )
+    assert shop["status"] == "active"
+    assert shop["renewed"] is True

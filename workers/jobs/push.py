@@ -45,6 +45,7 @@ from clients.shopify_fulfillment import (
     read_orders_fulfillment_state,
     update_tracking,
 )
+from clients.shopify_tokens import TokenRenewal, current_token
 from core.errors import PlanInputError
 from core.ids import (
     FulfillmentId,
@@ -157,6 +158,9 @@ class PushDeps:
     secrets: SecretBox
     grace: timedelta = timedelta(0)
     order_concurrency: int = 4
+    # Shopify's OAuth endpoints, where expiring tokens are renewed before a push.
+    oauth_url_template: str = "https://{shop}/admin/oauth/{endpoint}"
+    token_renew_margin: timedelta = timedelta(hours=1)
     # Full-jitter backoff between fresh reads after ambiguous failures: uniform(0, min(cap,
     # base * 2**round)).
     replan_backoff_base: float = 0.05
@@ -169,6 +173,13 @@ class PushDeps:
     # a margin. A row claimed that recently by a dead worker is not re-sent before then.
     in_flight_window_seconds: float = 15.0
     rng: random.Random = field(default_factory=random.Random)
+
+    def tokens(self) -> TokenRenewal:
+        return TokenRenewal(
+            secrets=self.secrets,
+            oauth_url_template=self.oauth_url_template,
+            renew_margin=self.token_renew_margin,
+        )
 
 
 @dataclass(kw_only=True)
@@ -333,10 +344,13 @@ async def _load_shop(deps: PushDeps, connection: Connection, shop_id: int) -> _S
     record = await get_shop(connection, shop_id)
     if record is None or record.status != "active" or record.access_token_enc is None:
         return None
+    token = await current_token(deps.tokens(), connection, deps.shopify.http, shop_id=shop_id)
+    if token is None:
+        return None
     return _Shop(
         shop_id=shop_id,
         domain=record.domain,
-        access_token=deps.secrets.decrypt(record.access_token_enc),
+        access_token=token,
         settings=push_settings_from_shop(record.settings),
     )
 
@@ -1130,6 +1144,8 @@ def push_deps(ctx: dict[str, Any]) -> PushDeps:
         secrets=res.runtime.secrets,
         grace=settings.push_grace_period,
         order_concurrency=settings.push_order_concurrency,
+        oauth_url_template=settings.shopify_oauth_url_template,
+        token_renew_margin=settings.token_renew_margin,
     )
 
 

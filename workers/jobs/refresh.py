@@ -17,6 +17,7 @@ import structlog
 
 from clients.shopify import ShopifyClient, ShopifyError, ShopifyShopError, ShopifyTransientError
 from clients.shopify_fulfillment import read_order_fulfillment_state
+from clients.shopify_tokens import TokenRenewal, current_token
 from schema.db import Pool
 from schema.queries.fulfillment_orders import (
     clear_refresh_flag,
@@ -46,6 +47,16 @@ class RefreshDeps:
     secrets: SecretBox
     grace: timedelta = timedelta(0)
     concurrency: int = 4
+    # Shopify's OAuth endpoints, where expiring tokens are renewed before a re-read.
+    oauth_url_template: str = "https://{shop}/admin/oauth/{endpoint}"
+    token_renew_margin: timedelta = timedelta(hours=1)
+
+    def tokens(self) -> TokenRenewal:
+        return TokenRenewal(
+            secrets=self.secrets,
+            oauth_url_template=self.oauth_url_template,
+            renew_margin=self.token_renew_margin,
+        )
 
 
 @dataclass(kw_only=True)
@@ -65,8 +76,10 @@ async def run_refresh_orders(deps: RefreshDeps, *, shop_id: int) -> RefreshSumma
         if shop is None or shop.status != "active" or shop.access_token_enc is None:
             return summary
         marked = await orders_needing_refresh(connection, shop_id=shop_id, limit=_BATCH)
+        token = await current_token(deps.tokens(), connection, deps.shopify.http, shop_id=shop_id)
+    if token is None:
+        return summary
     summary.more = len(marked) == _BATCH
-    token = deps.secrets.decrypt(shop.access_token_enc)
     semaphore = asyncio.Semaphore(deps.concurrency)
     unavailable = asyncio.Event()
 
@@ -141,6 +154,8 @@ async def refresh_orders(ctx: dict[str, Any], shop_id: int) -> dict[str, int]:
         shopify=shopify_client(ctx),
         secrets=res.runtime.secrets,
         grace=settings.push_grace_period,
+        oauth_url_template=settings.shopify_oauth_url_template,
+        token_renew_margin=settings.token_renew_margin,
     )
     summary = await run_refresh_orders(deps, shop_id=shop_id)
     queue = settings.queue_name

@@ -357,3 +357,30 @@ async def test_cj_relabel_after_the_push_updates_the_one_fulfilments_tracking(
         world.shop_id,
     )
     assert [row["tracking_number"] for row in current] == [relabelled.tracking_number]
+
+
+async def test_generic_relabel_after_the_push_updates_the_one_fulfilments_tracking(
+    world: World,
+) -> None:
+    created = await _stored_shopify_order(world)
+    order_id = _number(created["id"])
+    account = await world.create_account("generic")
+    account_id = account["account_id"]
+    world.suppliers.settings.generic_secrets = list(account["webhook_secrets"])
+    world.suppliers.set_webhook_url(Supplier.GENERIC, f"{EDGE}/webhooks/suppliers/{account_id}")
+    placed = _place_generic(world, created, reference="shopify_order_id")
+    world.suppliers.ship(placed.supplier_order_id)
+    await world.deliver_and_apply(account_id)
+    await world.push()
+    [before] = world.shopify.fulfillments(DOMAIN, order_id)
+
+    relabelled = world.suppliers.change_tracking_number(placed.supplier_order_id)
+    await world.deliver_and_apply(account_id)
+    await world.push()
+
+    [after] = world.shopify.fulfillments(DOMAIN, order_id)
+    assert after["id"] == before["id"]
+    assert [t["number"] for t in after["tracking"]] == [relabelled.tracking_number]
+    assert world.shopify.fulfillment_count_by_tracking(DOMAIN) == {
+        relabelled.tracking_number: 1
+    }

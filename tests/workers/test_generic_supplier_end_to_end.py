@@ -10,6 +10,7 @@ worker would, and the fulfilment is read back from the Shopify simulator.
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -37,6 +38,7 @@ from tests.conftest import make_token
 from tests.supplier_helpers import standard_headers
 from workers.jobs.apply_shopify import run_apply_shopify
 from workers.jobs.apply_supplier import run_apply_supplier
+from workers.jobs.classify import run_classify
 from workers.jobs.push import PushDeps, run_push_shop
 from workers.jobs.shop_sync import SyncDeps, run_connect_shop
 
@@ -349,14 +351,26 @@ async def test_cj_relabel_after_the_push_updates_the_one_fulfilments_tracking(
     assert after["id"] == before["id"]
     assert [t["number"] for t in after["tracking"]] == [relabelled.tracking_number]
     assert relabelled.tracking_number != old_number
-    assert world.shopify.fulfillment_count_by_tracking(DOMAIN) == {
-        relabelled.tracking_number: 1
-    }
+    assert world.shopify.fulfillment_count_by_tracking(DOMAIN) == {relabelled.tracking_number: 1}
     current = await world.pool.fetch(
         "SELECT tracking_number FROM package WHERE shop_id = $1 AND superseded_at IS NULL",
         world.shop_id,
     )
     assert [row["tracking_number"] for row in current] == [relabelled.tracking_number]
+    # Well past every grace period, the report sees nothing to fix on this order.
+    later = datetime.now(UTC) + timedelta(days=3)
+    assert await run_classify(world.pool, world.runtime.settings, full=True, now=later)
+    classes = await world.pool.fetch(
+        "SELECT class FROM mismatch WHERE shop_id = $1 AND order_id = $2 AND resolved_at IS NULL",
+        world.shop_id,
+        order_id,
+    )
+    assert not {row["class"] for row in classes} & {
+        "shipped_not_synced",
+        "tracking_mismatch",
+        "duplicate_fulfilment",
+        "partially_synced",
+    }
 
 
 async def test_generic_relabel_after_the_push_updates_the_one_fulfilments_tracking(
@@ -381,6 +395,4 @@ async def test_generic_relabel_after_the_push_updates_the_one_fulfilments_tracki
     [after] = world.shopify.fulfillments(DOMAIN, order_id)
     assert after["id"] == before["id"]
     assert [t["number"] for t in after["tracking"]] == [relabelled.tracking_number]
-    assert world.shopify.fulfillment_count_by_tracking(DOMAIN) == {
-        relabelled.tracking_number: 1
-    }
+    assert world.shopify.fulfillment_count_by_tracking(DOMAIN) == {relabelled.tracking_number: 1}

@@ -148,7 +148,10 @@ async def test_generic_previous_tracking_number_supersedes_that_package(
 async def test_generic_same_items_on_the_only_package_is_a_relabel(
     pool: asyncpg.Pool, generic: NewSupplierAccount
 ) -> None:
-    items = [{"shopify_line_item_id": LINE_ITEM, "quantity": 2}, {"sku": "B", "quantity": 1}]
+    items: list[dict[str, Any]] = [
+        {"shopify_line_item_id": LINE_ITEM, "quantity": 2},
+        {"sku": "B", "quantity": 1},
+    ]
     packages = await _apply(
         pool,
         generic,

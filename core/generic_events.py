@@ -13,6 +13,7 @@ Any supplier or script can feed dropsync by POSTing Standard Webhooks deliveries
               "packages": [{"tracking_number": "LP00123456789CN",
                             "carrier": "YunExpress",
                             "tracking_url": "https://...",
+                            "previous_tracking_number": null,  # set on a relabel
                             "line_items": [{"shopify_line_item_id": 1,
                                             "quantity": 2}]}]}}
 
@@ -117,6 +118,7 @@ def _shopify_reference(data: JsonObject) -> str:
 
 def _package(item: JsonObject) -> ShippedPackage:
     status = item.opt_str("status")
+    previous = item.opt_str("previous_tracking_number")
     return ShippedPackage(
         tracking=make_tracking_number(
             item.req_str("tracking_number"), field=item.field("tracking_number")
@@ -131,6 +133,11 @@ def _package(item: JsonObject) -> ShippedPackage:
                 key=lambda event: event.occurred_at,
             )
         ),
+        previous_tracking=make_tracking_number(
+            previous, field=item.field("previous_tracking_number")
+        )
+        if previous is not None
+        else None,
     )
 
 

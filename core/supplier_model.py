@@ -128,7 +128,8 @@ class ShippedPackage:
     """A parcel with one tracking number.
 
     `items` is empty when the supplier does not say what is inside (AliExpress
-    ``logistics_info_list``, CJ ``ORDER`` messages).
+    ``logistics_info_list``, CJ ``ORDER`` messages). `previous_tracking` is set when
+    the supplier says this number replaces another (a relabel, generic format).
     """
 
     tracking: TrackingNumber
@@ -137,6 +138,7 @@ class ShippedPackage:
     items: tuple[PackageItem, ...]
     status: TrackingStatus | None
     events: tuple[TrackingEvent, ...]
+    previous_tracking: TrackingNumber | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

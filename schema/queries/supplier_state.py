@@ -191,6 +191,66 @@ async def set_supplier_order_refresh(
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _StoredPackage:
+    package_id: int
+    number: str
+    lines: str
+    shipped_at: datetime | None
+    superseded_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Relabels:
+    # Stored packages replaced by a newer number: (package id, superseded at).
+    superseded: list[tuple[int, datetime]]
+    # Numbers first heard of after their replacement: inserted already superseded.
+    born_superseded: dict[str, datetime]
+
+
+def _same_items(stored_lines: str, package: ShippedPackage) -> bool:
+    def key(lines: Any) -> list[str]:
+        return sorted(orjson.dumps(line, option=orjson.OPT_SORT_KEYS).decode() for line in lines)
+
+    return key(orjson.loads(stored_lines)) == key(orjson.loads(items_json(package.items)))
+
+
+def _relabels(
+    stored: Sequence[_StoredPackage],
+    incoming: Sequence[ShippedPackage],
+    *,
+    one_package_per_order: bool,
+    message_at: datetime,
+) -> _Relabels:
+    """Which stored packages the incoming numbers replace (the rules are in docs/ingest.md)."""
+    known = {package.number for package in stored}
+    mentioned = {package.tracking.normalized for package in incoming}
+    current = [p for p in stored if p.superseded_at is None and p.number not in mentioned]
+    new = [package for package in incoming if package.tracking.normalized not in known]
+    superseded: list[tuple[int, datetime]] = []
+    born_superseded: dict[str, datetime] = {}
+    taken: set[int] = set()
+    for package in new:
+        if package.previous_tracking is not None:
+            replaced = [p for p in current if p.number == package.previous_tracking.normalized]
+        elif one_package_per_order:
+            replaced = current
+        elif len(current) == 1 and len(new) == 1 and package.items:
+            replaced = [p for p in current if _same_items(p.lines, package)]
+        else:
+            replaced = []
+        for old in replaced:
+            if old.package_id in taken:
+                continue
+            if old.shipped_at is not None and message_at < old.shipped_at:
+                # An old number arriving late: the stored one is newer and stays current.
+                born_superseded[package.tracking.normalized] = old.shipped_at
+            else:
+                superseded.append((old.package_id, message_at))
+                taken.add(old.package_id)
+    return _Relabels(superseded=superseded, born_superseded=born_superseded)
+
+
 async def upsert_packages(
     connection: Connection,
     *,
@@ -198,16 +258,60 @@ async def upsert_packages(
     supplier_order_id: int,
     packages: Sequence[ShippedPackage],
     shipped_at: datetime | None,
+    one_package_per_order: bool = False,
+    message_at: datetime | None = None,
 ) -> list[int]:
     """Insert or update packages by (supplier order, normalised tracking number).
 
     Tracking status and the last event only move forward in time; carrier, URL and items fill
-    in when a later message knows them. Returns the package ids.
+    in when a later message knows them. A new number that replaces a current package (a
+    relabel: `previous_tracking`, a CJ order's one package when `one_package_per_order`, or the
+    same items as the order's only package) supersedes it, decided by `message_at` (default
+    now); a superseded package never becomes current again. Returns the package ids.
     """
     unique = {package.tracking.normalized: package for package in packages}
     chosen = [unique[key] for key in sorted(unique)]
     if not chosen:
         return []
+    stored = [
+        _StoredPackage(
+            package_id=row["package_id"],
+            number=row["tracking_number_norm"],
+            lines=row["lines"],
+            shipped_at=row["shipped_at"],
+            superseded_at=row["superseded_at"],
+        )
+        for row in await connection.fetch(
+            """
+            SELECT package_id, tracking_number_norm, lines::text AS lines, shipped_at,
+                   superseded_at
+            FROM package WHERE shop_id = $1 AND supplier_order_id = $2
+            ORDER BY package_id FOR UPDATE
+            """,
+            shop_id,
+            supplier_order_id,
+        )
+    ]
+    now: datetime = await connection.fetchval("SELECT now()")
+    relabels = _relabels(
+        stored,
+        chosen,
+        one_package_per_order=one_package_per_order,
+        message_at=min(message_at or now, now),
+    )
+    if relabels.superseded:
+        await connection.execute(
+            """
+            UPDATE package p SET superseded_at = t.at
+            FROM unnest($3::bigint[], $4::timestamptz[]) AS t(package_id, at)
+            WHERE p.shop_id = $1 AND p.supplier_order_id = $2 AND p.package_id = t.package_id
+              AND p.superseded_at IS NULL
+            """,
+            shop_id,
+            supplier_order_id,
+            [package_id for package_id, _ in relabels.superseded],
+            [at for _, at in relabels.superseded],
+        )
     last_events: list[Any] = [
         max(package.events, key=lambda event: event.occurred_at) if package.events else None
         for package in chosen
@@ -216,14 +320,16 @@ async def upsert_packages(
         """
         INSERT INTO package AS p
             (shop_id, supplier_order_id, tracking_number, tracking_number_norm, carrier,
-             tracking_url, lines, shipped_at, tracking_status, last_event_at, last_event)
+             tracking_url, lines, shipped_at, tracking_status, last_event_at, last_event,
+             superseded_at)
         SELECT $1, $2, t.number, t.number_norm, t.carrier, t.url, t.lines::jsonb,
                -- A supplier clock running ahead must not hold a push back: never in the future.
                LEAST($3::timestamptz, now()),
-               t.status, t.last_event_at, t.last_event
+               t.status, t.last_event_at, t.last_event, t.superseded_at
         FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                    $10::timestamptz[], $11::text[])
-             AS t(number, number_norm, carrier, url, lines, status, last_event_at, last_event)
+                    $10::timestamptz[], $11::text[], $12::timestamptz[])
+             AS t(number, number_norm, carrier, url, lines, status, last_event_at, last_event,
+                  superseded_at)
         ON CONFLICT (shop_id, supplier_order_id, tracking_number_norm) DO UPDATE SET
             carrier = COALESCE(EXCLUDED.carrier, p.carrier),
             tracking_url = COALESCE(EXCLUDED.tracking_url, p.tracking_url),
@@ -252,5 +358,6 @@ async def upsert_packages(
         [package.status.value if package.status else None for package in chosen],
         [event.occurred_at if event else None for event in last_events],
         [event.description if event else None for event in last_events],
+        [relabels.born_superseded.get(package.tracking.normalized) for package in chosen],
     )
     return [row["package_id"] for row in rows]

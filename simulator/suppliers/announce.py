@@ -106,10 +106,14 @@ class Announcer:
                 # AliExpress stays silent and only polling can notice.
                 pass
             case Supplier.GENERIC:
-                # The format has no "previous number" field: the event carries the
-                # package as it is now, with its new tracking number.
+                # The package as it is now, naming the number its new one replaces.
                 self._generic(
-                    generic.tracking_updated_event(order, package, occurred_at=self._clock.now())
+                    generic.tracking_updated_event(
+                        order,
+                        package,
+                        occurred_at=self._clock.now(),
+                        previous_tracking_number=previous,
+                    )
                 )
 
     def split(self, order: SupplierOrder, children: Sequence[SupplierOrder]) -> None:

@@ -207,11 +207,21 @@ def shipped_event(
 
 
 def tracking_updated_event(
-    order: SupplierOrder, package: Package, *, occurred_at: datetime
+    order: SupplierOrder,
+    package: Package,
+    *,
+    occurred_at: datetime,
+    previous_tracking_number: str | None = None,
 ) -> dict[str, Any]:
-    """New scans or a corrected tracking number for one package (its current state)."""
+    """New scans or a corrected tracking number for one package (its current state).
+
+    After a relabel `previous_tracking_number` names the number the new one replaces.
+    """
     out = _envelope(order, event_type=GenericEventType.TRACKING_UPDATED, occurred_at=occurred_at)
-    out["data"]["packages"] = [_package_json(package)]
+    package_json = _package_json(package)
+    if previous_tracking_number is not None:
+        package_json["previous_tracking_number"] = previous_tracking_number
+    out["data"]["packages"] = [package_json]
     return out
 
 

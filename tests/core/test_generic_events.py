@@ -74,7 +74,13 @@ EXAMPLES: list[dict[str, Any]] = [
             "supplier_order_id": "SO-1",
             "order_name": "1001",
             "occurred_at": "2026-11-27T10:00:00Z",
-            "packages": [{"tracking_number": "LP1", "status": "delivered"}],
+            "packages": [
+                {
+                    "tracking_number": "LP2",
+                    "previous_tracking_number": "lp-1",
+                    "status": "delivered",
+                }
+            ],
         },
     },
     {
@@ -125,6 +131,14 @@ def test_shipped_event_is_normalised() -> None:
     assert [e.description for e in package.events] == ["Accepted", "Departed"]
     assert event.dedup_key.startswith("generic:")
     assert len(event.dedup_key) == len("generic:") + 64
+
+
+def test_previous_tracking_number_marks_a_relabel() -> None:
+    relabel = parse_generic_event(orjson.dumps(EXAMPLES[3]))
+    previous = relabel.packages[0].previous_tracking
+    assert previous is not None
+    assert previous.normalized == "LP1"
+    assert parse_generic_event(orjson.dumps(SHIPPED)).packages[0].previous_tracking is None
 
 
 def test_references_by_gid_and_name() -> None:
@@ -184,6 +198,12 @@ PKG = ["data", "packages", 0]
             "not a tracking number",
         ),
         ([*PKG, "status"], "lost", "data.packages[0].status", "is not one of"),
+        (
+            [*PKG, "previous_tracking_number"],
+            " - ",
+            "data.packages[0].previous_tracking_number",
+            "not a tracking number",
+        ),
         (
             [*PKG, "line_items", 0, "quantity"],
             0,

@@ -10,6 +10,7 @@ worker would, and the fulfilment is read back from the Shopify simulator.
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -37,6 +38,7 @@ from tests.conftest import make_token
 from tests.supplier_helpers import standard_headers
 from workers.jobs.apply_shopify import run_apply_shopify
 from workers.jobs.apply_supplier import run_apply_supplier
+from workers.jobs.classify import run_classify
 from workers.jobs.push import PushDeps, run_push_shop
 from workers.jobs.shop_sync import SyncDeps, run_connect_shop
 
@@ -314,3 +316,83 @@ def test_every_generic_event_the_simulator_sends_parses_in_dropsync() -> None:
     assert parsed[0].shopify_reference == "gid://shopify/Order/5550000002"
     assert parsed[-1].shopify_reference == "#2003"
     assert parsed[-1].reason == "out of stock"
+
+
+async def test_cj_relabel_after_the_push_updates_the_one_fulfilments_tracking(
+    world: World,
+) -> None:
+    created = await _stored_shopify_order(world)
+    order_id = _number(created["id"])
+    account = await world.create_account("cj")
+    account_id = account["account_id"]
+    token = account["webhook_token"]
+    for topic in ("order", "logistics"):
+        world.suppliers.set_webhook_url(
+            Supplier.CJ, f"{EDGE}/webhooks/suppliers/{account_id}?token={token}", topic=topic
+        )
+    placed = world.suppliers.place_order(
+        Supplier.CJ,
+        merchant_reference=created["name"],
+        line_items=[
+            LineItem(quantity=item["quantity"], sku=item["sku"]) for item in created["line_items"]
+        ],
+    )
+    [package] = world.suppliers.ship(placed.supplier_order_id)
+    old_number = package.tracking_number
+    await world.deliver_and_apply(account_id)
+    await world.push()
+    [before] = world.shopify.fulfillments(DOMAIN, order_id)
+
+    relabelled = world.suppliers.change_tracking_number(placed.supplier_order_id)
+    await world.deliver_and_apply(account_id)
+    await world.push()
+
+    [after] = world.shopify.fulfillments(DOMAIN, order_id)
+    assert after["id"] == before["id"]
+    assert [t["number"] for t in after["tracking"]] == [relabelled.tracking_number]
+    assert relabelled.tracking_number != old_number
+    assert world.shopify.fulfillment_count_by_tracking(DOMAIN) == {relabelled.tracking_number: 1}
+    current = await world.pool.fetch(
+        "SELECT tracking_number FROM package WHERE shop_id = $1 AND superseded_at IS NULL",
+        world.shop_id,
+    )
+    assert [row["tracking_number"] for row in current] == [relabelled.tracking_number]
+    # Well past every grace period, the report sees nothing to fix on this order.
+    later = datetime.now(UTC) + timedelta(days=3)
+    assert await run_classify(world.pool, world.runtime.settings, full=True, now=later)
+    classes = await world.pool.fetch(
+        "SELECT class FROM mismatch WHERE shop_id = $1 AND order_id = $2 AND resolved_at IS NULL",
+        world.shop_id,
+        order_id,
+    )
+    assert not {row["class"] for row in classes} & {
+        "shipped_not_synced",
+        "tracking_mismatch",
+        "duplicate_fulfilment",
+        "partially_synced",
+    }
+
+
+async def test_generic_relabel_after_the_push_updates_the_one_fulfilments_tracking(
+    world: World,
+) -> None:
+    created = await _stored_shopify_order(world)
+    order_id = _number(created["id"])
+    account = await world.create_account("generic")
+    account_id = account["account_id"]
+    world.suppliers.settings.generic_secrets = list(account["webhook_secrets"])
+    world.suppliers.set_webhook_url(Supplier.GENERIC, f"{EDGE}/webhooks/suppliers/{account_id}")
+    placed = _place_generic(world, created, reference="shopify_order_id")
+    world.suppliers.ship(placed.supplier_order_id)
+    await world.deliver_and_apply(account_id)
+    await world.push()
+    [before] = world.shopify.fulfillments(DOMAIN, order_id)
+
+    relabelled = world.suppliers.change_tracking_number(placed.supplier_order_id)
+    await world.deliver_and_apply(account_id)
+    await world.push()
+
+    [after] = world.shopify.fulfillments(DOMAIN, order_id)
+    assert after["id"] == before["id"]
+    assert [t["number"] for t in after["tracking"]] == [relabelled.tracking_number]
+    assert world.shopify.fulfillment_count_by_tracking(DOMAIN) == {relabelled.tracking_number: 1}

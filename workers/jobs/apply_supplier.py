@@ -197,6 +197,9 @@ async def _apply_event(
             supplier_order_id=supplier_order_id,
             packages=event.packages,
             shipped_at=at,
+            # CJ ships one package per order: a new number there is a relabel.
+            one_package_per_order=account.kind == "cj",
+            message_at=at,
         )
     for part in event.split_into:
         await upsert_supplier_order(

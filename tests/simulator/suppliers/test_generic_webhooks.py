@@ -319,3 +319,18 @@ def test_schema_copy_is_identical_to_dropsyncs_published_schema() -> None:
     published = Path(__file__).parents[3] / "core" / "generic_event.schema.json"
 
     assert load_schema() == json.loads(published.read_text())
+
+
+def test_generic_relabel_names_the_number_it_replaces() -> None:
+    sim = SupplierSimulator(seed=6, clock=ManualClock())
+    order = sim.place_order(Supplier.GENERIC, merchant_reference="#3001", line_items=(SHIRT,))
+    [package] = sim.ship(order.supplier_order_id)
+    old_number = package.tracking_number
+    sim.change_tracking_number(order.supplier_order_id, tracking_number="NEWNUMBER1")
+
+    last = sim.messages(supplier=Supplier.GENERIC)[-1].json()
+
+    assert last["type"] == "tracking.updated"
+    [sent] = last["data"]["packages"]
+    assert sent["tracking_number"] == "NEWNUMBER1"
+    assert sent["previous_tracking_number"] == old_number

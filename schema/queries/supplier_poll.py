@@ -79,10 +79,12 @@ async def store_supplier_poll(
     now: datetime,
     base_backoff: timedelta,
     max_backoff: timedelta,
+    one_package_per_order: bool = False,
 ) -> list[int]:
     """Store one read of a supplier order; returns the ids of packages it created.
 
-    The caller owns the transaction.
+    `one_package_per_order` (CJ) makes a newly read tracking number a relabel of the current
+    package, as it is for CJ's webhooks. The caller owns the transaction.
     """
     existing = {
         row["package_id"]
@@ -98,6 +100,8 @@ async def store_supplier_poll(
         supplier_order_id=order.supplier_order_id,
         packages=packages,
         shipped_at=None,
+        one_package_per_order=one_package_per_order,
+        message_at=now,
     )
     created = [package_id for package_id in stored if package_id not in existing]
     waiting = not packages and not cancelled

@@ -333,3 +333,30 @@ async def test_cj_order_whose_webhooks_were_all_lost_is_discovered_and_linked(
         )
         is None
     )
+
+
+async def test_cj_relabel_seen_by_a_poll_supersedes_the_old_package(
+    pool: asyncpg.Pool, runtime: Runtime, sim: SupplierSimulator, http: httpx.AsyncClient
+) -> None:
+    shop_id, account_id = await setup_account(
+        pool, runtime, kind="cj", secrets={"access_token": "cj-test-token"}
+    )
+    placed = sim.place_order(Supplier.CJ, merchant_reference="#7", line_items=items())
+    sim.ship(placed.supplier_order_id, packages=[ShipmentSpec(line_items=tuple(items()))])
+    order_id = await add_supplier_order(
+        pool, shop_id=shop_id, account_id=account_id, external_id=placed.supplier_order_id
+    )
+    sync = deps(pool, runtime, http)
+    assert (await run_poll_supplier(sync, account_id=account_id)).new_packages == 1
+    sim.change_tracking_number(placed.supplier_order_id, tracking_number="CJPKL0000000002")
+    # Only a hint makes a shipped order due again (CJ pushes one on every change).
+    await pool.execute(
+        "UPDATE supplier_order SET needs_refresh = true WHERE supplier_order_id = $1", order_id
+    )
+    await run_poll_supplier(sync, account_id=account_id)
+    current = await pool.fetch(
+        "SELECT tracking_number FROM package WHERE supplier_order_id = $1"
+        " AND superseded_at IS NULL",
+        order_id,
+    )
+    assert [row["tracking_number"] for row in current] == ["CJPKL0000000002"]

@@ -168,6 +168,8 @@ async def _store(
     order: DueSupplierOrder,
     state: SupplierOrderState | None,
     summary: SupplierPollSummary,
+    *,
+    one_package_per_order: bool,
 ) -> None:
     packages = _packages(state) if state is not None else []
     async with deps.pool.acquire() as connection, connection.transaction():
@@ -179,6 +181,7 @@ async def _store(
             now=deps.clock(),
             base_backoff=deps.settings.poll_interval,
             max_backoff=deps.settings.supplier_poll_backoff_max,
+            one_package_per_order=one_package_per_order,
         )
     summary.polled += 1
     if created:
@@ -223,7 +226,7 @@ async def run_poll_supplier(
                     error=str(error),
                 )
                 state = None
-            await _store(deps, order, state, summary)
+            await _store(deps, order, state, summary, one_package_per_order=account.kind == "cj")
     except (SupplierUnavailableError, SupplierAuthError) as error:
         summary.error = f"{type(error).__name__}: {error}"
         log.warning("supplier.poll_stopped", account_id=account_id, error=summary.error)

@@ -66,10 +66,11 @@ JOIN classify_scope sc ON sc.shop_id = u.shop_id AND sc.order_id = u.order_id
 
 
 def unsynced_packages_sql(*, scoped: bool) -> str:
-    """CTEs `pk` (current packages of live supplier orders, per Shopify order), `uns` (those
-    of them shipped but not synced: `classify_unsynced`, see `unsynced_in_scope_sql`) and
-    `ftn` (tracking numbers on live Shopify fulfilments, per order, for mismatches,
-    duplicates and carriers).
+    """CTEs `sos` (supplier orders linked to an order in scope) and `lf` (live Shopify
+    fulfilments in scope), each read once; `pk` (current packages of live supplier orders,
+    per Shopify order), `uns` (those of them shipped but not synced: `classify_unsynced`, see
+    `unsynced_in_scope_sql`) and `ftn` (tracking numbers on live Shopify fulfilments, per
+    order, for mismatches, duplicates and carriers).
     """
     scope_so = (
         "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
@@ -81,15 +82,27 @@ def unsynced_packages_sql(*, scoped: bool) -> str:
         if scoped
         else ""
     )
+    # `sos` and `lf` are read once (MATERIALIZED) and shared by the CTEs below and in
+    # `_aggregates`: on a full pass each is a scan of a whole table hashed against the scope.
     return f"""
+sos AS MATERIALIZED (
+    SELECT s.shop_id, s.supplier_order_id, s.shopify_order_id, s.status, s.updated_at,
+           s.account_id
+    FROM supplier_order s {scope_so}
+    WHERE s.shopify_order_id IS NOT NULL
+),
+lf AS MATERIALIZED (
+    SELECT f.shop_id, f.order_id, f.tracking_numbers_norm, f.tracking_company, f.created_at
+    FROM shopify_fulfillment f {scope_f}
+    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+),
 pk AS (
     SELECT s.shop_id, s.shopify_order_id AS order_id, s.status AS supplier_status,
            p.package_id, p.tracking_number, p.tracking_number_norm AS norm, p.carrier,
            coalesce(p.shipped_at, p.stored_at) AS shipped_at, p.last_event_at, p.tracking_status
     FROM package p
-    JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
-    {scope_so}
-    WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
+    JOIN sos s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
+    WHERE p.superseded_at IS NULL AND s.status <> 'cancelled'
 ),
 uns AS (
     SELECT shop_id, package_id, before_cutover FROM classify_unsynced
@@ -97,9 +110,8 @@ uns AS (
 ftn AS (
     SELECT f.shop_id, f.order_id, t.norm, count(*) AS copies,
            min(f.tracking_company) AS company, max(f.created_at) AS created_at
-    FROM shopify_fulfillment f {scope_f}
+    FROM lf f
     CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
-    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
     GROUP BY 1, 2, 3
 )"""
 
@@ -129,8 +141,7 @@ so AS (
            ) AS n_unshipped,
            max(s.updated_at) FILTER (WHERE s.status = 'cancelled') AS supplier_cancelled_at,
            array_agg(DISTINCT s.account_id) AS account_ids
-    FROM supplier_order s {scope("s", "shopify_order_id")}
-    WHERE s.shopify_order_id IS NOT NULL
+    FROM sos s
     GROUP BY 1, 2
 ),
 pka AS (
@@ -178,8 +189,7 @@ fta AS (
            ) AS unknown_companies,
            array_agg(DISTINCT f.tracking_company) FILTER (WHERE f.tracking_company IS NOT NULL)
                AS companies
-    FROM shopify_fulfillment f {scope("f")}
-    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+    FROM lf f
     GROUP BY 1, 2
 ),
 ovf AS (

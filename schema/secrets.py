@@ -4,7 +4,6 @@ MultiFernet: the first key encrypts, every key decrypts, so keys rotate by prepe
 and re-encrypting (`dropsync keys rotate`).
 """
 
-import base64
 import os
 from pathlib import Path
 
@@ -53,10 +52,3 @@ def load_or_create_key_file(path: Path) -> str:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(key + "\n")
     return key
-
-
-def is_valid_key(value: str) -> bool:
-    try:
-        return len(base64.urlsafe_b64decode(value.encode())) == 32
-    except ValueError:
-        return False

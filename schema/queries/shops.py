@@ -14,7 +14,6 @@ __all__ = [
     "delete_shop",
     "get_shop",
     "get_shop_by_domain",
-    "insert_app",
     "insert_shop",
     "list_shops",
     "secrets_for_domain",
@@ -88,9 +87,6 @@ async def upsert_app(
         client_secret_enc,
     )
     return app_id
-
-
-insert_app = upsert_app
 
 
 async def insert_shop(

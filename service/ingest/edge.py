@@ -94,6 +94,3 @@ async def close_ingest_edge(state: object) -> None:
     edge = getattr(state, "ingest_edge", None)
     if isinstance(edge, IngestEdge):
         await edge.aclose()
-        # ArqRedis built on an explicit ConnectionPool does not disconnect it on aclose(); do it
-        # here so nudges' connections do not outlive the app (the lifespan closes Redis next).
-        await edge.resources.redis.connection_pool.disconnect()

@@ -37,12 +37,6 @@ class ShopSecretCache:
         self._miss_ttl = miss_ttl_seconds
         self._entries: dict[str, tuple[float, ShopSecrets | None]] = {}
 
-    def invalidate(self, domain: str | None = None) -> None:
-        if domain is None:
-            self._entries.clear()
-        else:
-            self._entries.pop(domain.lower(), None)
-
     async def lookup(self, domain: str) -> ShopSecrets | None:
         """The shop and its secrets (UTF-8 bytes), or None for a domain we do not know."""
         key = domain.strip().lower()

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from core.tracking import normalize_tracking_number
-from schema.classify.unsynced import BEFORE_CUTOVER_SQL, unsynced_cte
+from schema.classify.unsynced import BEFORE_CUTOVER_SQL, LIVE_FULFILLMENT_STATUSES_SQL, unsynced_cte
 from schema.db import Connection
 from schema.queries.fulfillment_orders import FulfillmentRow
 
@@ -703,10 +703,18 @@ async def supersede_pending(
     return int(status.rsplit(maxsplit=1)[-1])
 
 
-async def retire_settled_pending(connection: Connection, *, shop_id: int) -> int:
-    """Pending rows whose every package another succeeded or adopted row already covers
-    become superseded (a re-plan chose a different call, then the package was synced)."""
-    status: str = await connection.execute(
+async def retire_settled_pending(
+    connection: Connection, *, shop_id: int, in_flight_window: timedelta = timedelta(seconds=15)
+) -> int:
+    """Close pending rows whose packages reached Shopify some other way.
+
+    - Every package is covered by another succeeded or adopted row (a re-plan chose a different
+      call, then the package was synced): the row becomes `superseded`.
+    - Every package's number is on a live stored fulfilment of the order (the success write was
+      lost, and a webhook or re-read stored the fulfilment first): the row is `adopted` with
+      that fulfilment. Rows claimed within `in_flight_window` are left to their worker.
+    """
+    superseded: str = await connection.execute(
         """
         UPDATE push l SET status = 'superseded', updated_at = now()
         WHERE l.shop_id = $1 AND l.status = 'pending'
@@ -722,7 +730,29 @@ async def retire_settled_pending(connection: Connection, *, shop_id: int) -> int
         """,
         shop_id,
     )
-    return int(status.rsplit(maxsplit=1)[-1])
+    adopted: str = await connection.execute(
+        f"""
+        WITH settled AS (
+            SELECT l.push_id, min(f.fulfillment_id) AS fulfillment_id
+            FROM push l
+            JOIN package pk ON pk.shop_id = l.shop_id AND pk.package_id = ANY (l.package_ids)
+            JOIN shopify_fulfillment f
+              ON f.shop_id = l.shop_id AND f.order_id = l.order_id
+             AND pk.tracking_number_norm = ANY (f.tracking_numbers_norm)
+             AND {LIVE_FULFILLMENT_STATUSES_SQL}
+            WHERE l.shop_id = $1 AND l.status = 'pending' AND l.updated_at < now() - $2::interval
+            GROUP BY l.push_id
+            HAVING count(DISTINCT pk.package_id) = max(cardinality(l.package_ids))
+        )
+        UPDATE push l SET status = 'adopted', fulfillment_id = s.fulfillment_id,
+                          next_attempt_at = NULL, completed_at = now(), updated_at = now()
+        FROM settled s
+        WHERE l.shop_id = $1 AND l.push_id = s.push_id
+        """,
+        shop_id,
+        in_flight_window,
+    )
+    return sum(int(status.rsplit(maxsplit=1)[-1]) for status in (superseded, adopted))
 
 
 async def record_blocks(

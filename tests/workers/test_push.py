@@ -563,3 +563,33 @@ async def test_push_renews_an_expiring_token_before_calling_shopify(kit: Kit) ->
     )
     assert shop["status"] == "active"
     assert shop["renewed"] is True
+
+
+async def test_pending_row_whose_fulfilment_arrived_another_way_is_adopted(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    order, package_id = await kit.shipped_order(
+        shop_id, domain, tracking_number="YT2412345678900077", skus=[("SKU-A", 1)]
+    )
+    # The worker claimed the row and died after Shopify applied the call; the fulfilment then
+    # reached us through its webhook, so nothing is left to push for this package.
+    await kit.fetch(
+        "INSERT INTO push (shop_id, order_id, package_ids, idempotency_key, kind, status,"
+        " attempts, updated_at) VALUES ($1, $2, $3, 'k-lost', 'create', 'pending', 1,"
+        " now() - interval '1 minute')",
+        shop_id,
+        order.order_id,
+        [package_id],
+    )
+    await kit.fetch(
+        "INSERT INTO shopify_fulfillment (shop_id, fulfillment_id, order_id, status,"
+        " tracking_numbers, tracking_numbers_norm) VALUES ($1, 555, $2, 'SUCCESS',"
+        " ARRAY['YT2412345678900077'], ARRAY['YT2412345678900077'])",
+        shop_id,
+        order.order_id,
+    )
+
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+
+    (row,) = await kit.fetch("SELECT status, fulfillment_id FROM push")
+    assert (row["status"], row["fulfillment_id"]) == ("adopted", 555)
+    assert kit.sim.fulfillments(domain, order.order_id) == []

@@ -268,7 +268,11 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
             elif orders:
                 for result in await _push_group_on(deps, connection, shop, orders):
                     summary.count(result)
-            retired = await retire_settled_pending(connection, shop_id=shop_id)
+            retired = await retire_settled_pending(
+                connection,
+                shop_id=shop_id,
+                in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+            )
             _log_run(summary, retired)
             return summary
     retired = await _push_batches(
@@ -332,11 +336,19 @@ async def _push_batches(
                     connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH
                 )
             if stop or all(order_id in attempted for order_id in orders):
-                retired = await retire_settled_pending(connection, shop_id=shop_id)
+                retired = await retire_settled_pending(
+                    connection,
+                    shop_id=shop_id,
+                    in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+                )
                 break
     if retired is None:
         async with deps.pool.acquire() as connection:
-            retired = await retire_settled_pending(connection, shop_id=shop_id)
+            retired = await retire_settled_pending(
+                connection,
+                shop_id=shop_id,
+                in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+            )
     return retired
 
 

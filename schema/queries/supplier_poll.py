@@ -84,7 +84,9 @@ async def store_supplier_poll(
     """Store one read of a supplier order; returns the ids of packages it created.
 
     `one_package_per_order` (CJ) makes a newly read tracking number a relabel of the current
-    package, as it is for CJ's webhooks. The caller owns the transaction.
+    package, as it is for CJ's webhooks. A read lists every parcel of the order, so a single
+    new number in place of a single current one it no longer lists is a relabel too. The
+    caller owns the transaction.
     """
     existing = {
         row["package_id"]
@@ -101,6 +103,7 @@ async def store_supplier_poll(
         packages=packages,
         shipped_at=None,
         one_package_per_order=one_package_per_order,
+        complete=True,
         message_at=now,
     )
     created = [package_id for package_id in stored if package_id not in existing]

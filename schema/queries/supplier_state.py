@@ -220,6 +220,7 @@ def _relabels(
     incoming: Sequence[ShippedPackage],
     *,
     one_package_per_order: bool,
+    complete: bool,
     message_at: datetime,
 ) -> _Relabels:
     """Which stored packages the incoming numbers replace (the rules are in docs/ingest.md)."""
@@ -234,6 +235,11 @@ def _relabels(
         if package.previous_tracking is not None:
             replaced = [p for p in current if p.number == package.previous_tracking.normalized]
         elif one_package_per_order:
+            replaced = current
+        elif len(current) == 1 and len(new) == 1 and complete:
+            # A read that lists every parcel of the order no longer lists the one we had, and
+            # lists one we never saw: the same parcel, relabelled (AliExpress reads carry no
+            # items, so the items rule below cannot tell).
             replaced = current
         elif len(current) == 1 and len(new) == 1 and package.items:
             replaced = [p for p in current if _same_items(p.lines, package)]
@@ -259,6 +265,7 @@ async def upsert_packages(
     packages: Sequence[ShippedPackage],
     shipped_at: datetime | None,
     one_package_per_order: bool = False,
+    complete: bool = False,
     message_at: datetime | None = None,
 ) -> list[int]:
     """Insert or update packages by (supplier order, normalised tracking number).
@@ -266,8 +273,10 @@ async def upsert_packages(
     Tracking status and the last event only move forward in time; carrier, URL and items fill
     in when a later message knows them. A new number that replaces a current package (a
     relabel: `previous_tracking`, a CJ order's one package when `one_package_per_order`, or the
-    same items as the order's only package) supersedes it, decided by `message_at` (default
-    now); a superseded package never becomes current again. Returns the package ids.
+    same items as the order's only package, or, when `complete` says `packages` is every parcel
+    of the order (a read of the order, not an event), the one new number in place of the one
+    current number it no longer lists) supersedes it, decided by `message_at` (default now); a
+    superseded package never becomes current again. Returns the package ids.
     """
     unique = {package.tracking.normalized: package for package in packages}
     chosen = [unique[key] for key in sorted(unique)]
@@ -297,6 +306,7 @@ async def upsert_packages(
         stored,
         chosen,
         one_package_per_order=one_package_per_order,
+        complete=complete,
         message_at=min(message_at or now, now),
     )
     if relabels.superseded:

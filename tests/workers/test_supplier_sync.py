@@ -360,3 +360,47 @@ async def test_cj_relabel_seen_by_a_poll_supersedes_the_old_package(
         order_id,
     )
     assert [row["tracking_number"] for row in current] == ["CJPKL0000000002"]
+
+
+async def test_aliexpress_relabel_seen_by_a_poll_supersedes_the_old_package(
+    pool: asyncpg.Pool, runtime: Runtime, sim: SupplierSimulator, http: httpx.AsyncClient
+) -> None:
+    # AliExpress reads carry no line items per parcel, so only the completeness of the read
+    # tells a relabel from a second parcel: the one parcel of the split that it no longer
+    # lists was relabelled, the other stays current.
+    shop_id, account_id = await setup_account(
+        pool,
+        runtime,
+        kind="aliexpress",
+        secrets={"app_key": "500001", "app_secret": "ae-test-secret", "session": "ae-test-session"},
+    )
+    placed = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#8", line_items=items())
+    sim.ship(
+        placed.supplier_order_id,
+        packages=[
+            ShipmentSpec(line_items=(LineItem(quantity=1, sku="A"),)),
+            ShipmentSpec(line_items=(LineItem(quantity=1, sku="B"),)),
+        ],
+    )
+    order_id = await add_supplier_order(
+        pool, shop_id=shop_id, account_id=account_id, external_id=placed.supplier_order_id
+    )
+    sync = deps(pool, runtime, http)
+    assert (await run_poll_supplier(sync, account_id=account_id)).new_packages == 2
+    kept, relabelled = placed.packages
+    sim.change_tracking_number(placed.supplier_order_id, package_id=relabelled.package_id)
+    await pool.execute(
+        "UPDATE supplier_order SET needs_refresh = true WHERE supplier_order_id = $1", order_id
+    )
+    assert (await run_poll_supplier(sync, account_id=account_id)).new_packages == 1
+    rows = await pool.fetch(
+        "SELECT tracking_number, superseded_at IS NOT NULL AS superseded FROM package"
+        " WHERE supplier_order_id = $1",
+        order_id,
+    )
+    state = {row["tracking_number"]: row["superseded"] for row in rows}
+    assert state == {
+        kept.tracking_number: False,
+        relabelled.previous_tracking_numbers[0]: True,  # the number it had before
+        relabelled.tracking_number: False,
+    }

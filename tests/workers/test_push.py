@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 
 from schema.classify.unsynced import unsynced_packages
+from schema.queries.push import retire_settled_pending
 from simulator.shopify import FaultKind, FaultPlan
 from tests.workers.pushkit import Kit, gid_number
 from workers.jobs.push import OrderResult, lock_order, run_push_shop
@@ -517,6 +518,35 @@ async def test_pending_row_for_packages_synced_by_another_row_is_retired(kit: Ki
 
     statuses = await kit.fetch("SELECT idempotency_key, status FROM push ORDER BY push_id")
     assert [r["status"] for r in statuses] == ["succeeded", "superseded"]
+
+
+async def test_pending_row_both_superseded_and_adoptable_is_superseded_once(kit: Kit) -> None:
+    # Another row synced its package, and that fulfilment is stored: the row qualifies for
+    # both ways out. The one statement that retires rows must take the first, as the two
+    # statements it replaced did, and count it once.
+    shop_id, domain = await kit.add_shop()
+    order, package_id = await kit.shipped_order(
+        shop_id, domain, tracking_number="YT000000000000000K"
+    )
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+    await kit.fetchval(
+        """
+        INSERT INTO push (shop_id, order_id, package_ids, idempotency_key, kind, status,
+                          updated_at)
+        VALUES ($1, $2, $3, 'stale-key', 'create', 'pending', now() - interval '1 minute')
+        """,
+        shop_id,
+        order.order_id,
+        [package_id],
+    )
+
+    async with kit.pool.acquire() as connection:
+        retired = await retire_settled_pending(connection, shop_id=shop_id)
+
+    assert retired == 1
+    rows = await kit.fetch("SELECT status, fulfillment_id FROM push ORDER BY push_id")
+    assert [r["status"] for r in rows] == ["succeeded", "superseded"]
+    assert rows[1]["fulfillment_id"] is None
 
 
 async def test_order_locked_elsewhere_is_reported_busy_and_left_alone(kit: Kit) -> None:

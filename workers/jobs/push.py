@@ -77,6 +77,7 @@ from core.planner import (
     plan_push,
 )
 from schema.db import Connection, Pool
+from schema.queries.connect import shop_credentials
 from schema.queries.fulfillment_orders import (
     FulfillmentOrderRow,
     OrderFulfillmentState,
@@ -105,9 +106,9 @@ from schema.queries.push import (
     record_blocks,
     record_push_successes,
     retire_settled_pending,
+    store_state_and_claim_pushes,
     supersede_pending,
 )
-from schema.queries.shops import get_shop
 from schema.secrets import SecretBox
 from workers import names
 from workers.context import resources
@@ -353,10 +354,13 @@ async def _push_batches(
 
 
 async def _load_shop(deps: PushDeps, connection: Connection, shop_id: int) -> _Shop | None:
-    record = await get_shop(connection, shop_id)
+    # One read of the shop serves both the push settings and the token check.
+    record = await shop_credentials(connection, shop_id)
     if record is None or record.status != "active" or record.access_token_enc is None:
         return None
-    token = await current_token(deps.tokens(), connection, deps.shopify.http, shop_id=shop_id)
+    token = await current_token(
+        deps.tokens(), connection, deps.shopify.http, shop_id=shop_id, credentials=record
+    )
     if token is None:
         return None
     return _Shop(
@@ -471,13 +475,7 @@ async def _push_locked_group(
     except ShopifyError as error:
         result = await _order_error(connection, shop, order_ids[0], error)
         return dict.fromkeys(order_ids, result)
-    # One transaction from storing the reads to claiming the calls. A stored fulfilment makes
-    # its package look synced to the classifier, so the store must never commit without the
-    # adoptions and ledger rows planned from it (a worker killed in between would leave a
-    # pending row nothing comes back for). The commit also puts the claims on disk before
-    # the first call.
-    async with connection.transaction():
-        results, plans, claimed = await _plan_group(deps, connection, shop, order_ids, states)
+    results, plans, claimed = await _plan_group(deps, connection, shop, order_ids, states)
     successes: list[PushSuccess] = []
     try:
         for order_id, plan in plans.items():
@@ -515,10 +513,18 @@ async def _plan_group(
     states: Mapping[int, OrderFulfillmentState | None],
 ) -> tuple[dict[int, OrderResult], dict[int, PushPlan], dict[str, LedgerRow]]:
     """Store a group's reads, plan each order, record what needs no call and claim the calls:
-    (results of orders already settled, plans with calls to send, ledger rows by key)."""
+    (results of orders already settled, plans with calls to send, ledger rows by key).
+
+    The store commits together with everything planned from it: a stored fulfilment makes its
+    package look synced to the classifier, so it must never commit without the adoptions and
+    ledger rows planned from it (a worker killed in between would leave a pending row nothing
+    comes back for). The commit also puts the claims on disk before the first call. The usual
+    group (new orders: no fulfilments yet, nothing to adopt, block or supersede) does it in one
+    statement; any other in one transaction.
+    """
     results: dict[int, OrderResult] = {}
     read = [state for state in (states.get(order_id) for order_id in order_ids) if state]
-    await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=read)
+    # The packages query reads none of the tables the store writes, so it may come first.
     packages = await orders_packages(
         connection,
         shop_id=shop.shop_id,
@@ -526,10 +532,12 @@ async def _plan_group(
         grace=deps.grace,
     )
     plans: dict[int, PushPlan] = {}
+    has_pending: dict[int, bool] = {}
+    missing: list[int] = []
     for order_id in order_ids:
         state = states.get(order_id)
         if state is None:
-            await _block_missing_order(deps, connection, shop, order_id)
+            missing.append(order_id)
             results[order_id] = OrderResult.DONE
             continue
         found = packages.get(order_id)
@@ -537,20 +545,30 @@ async def _plan_group(
             results[order_id] = OrderResult.DONE
             continue
         try:
-            plan = await _plan_order(connection, shop, state, found)
-            await _apply_plan_records(
-                connection, shop, plan, has_pending=found[0].order_has_pending
-            )
+            plans[order_id] = await _plan_order(connection, shop, state, found)
         except (ShopifyError, PlanInputError) as error:
             results[order_id] = await _order_error(connection, shop, order_id, error)
             continue
-        plans[order_id] = plan
-    claimed = await claim_pushes(
-        connection,
-        shop_id=shop.shop_id,
-        claims=[_claim(action) for plan in plans.values() for action in _calls(plan)],
-        in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+        has_pending[order_id] = found[0].order_has_pending
+    claims = [_claim(action) for plan in plans.values() for action in _calls(plan)]
+    window = timedelta(seconds=deps.in_flight_window_seconds)
+    settles_nothing = not missing and not any(
+        has_pending[order_id] or plan.adoptions or plan.blocked for order_id, plan in plans.items()
     )
+    if settles_nothing and not any(state.fulfillments for state in read):
+        claimed = await store_state_and_claim_pushes(
+            connection, shop_id=shop.shop_id, states=read, claims=claims, in_flight_window=window
+        )
+        return results, plans, claimed
+    async with connection.transaction():
+        await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=read)
+        for order_id in missing:
+            await _block_missing_order(deps, connection, shop, order_id)
+        for order_id, plan in plans.items():
+            await _apply_plan_records(connection, shop, plan, has_pending=has_pending[order_id])
+        claimed = await claim_pushes(
+            connection, shop_id=shop.shop_id, claims=claims, in_flight_window=window
+        )
     return results, plans, claimed
 
 

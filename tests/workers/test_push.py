@@ -2,8 +2,11 @@
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
+import asyncpg
 import httpx
 
 from schema.classify.unsynced import unsynced_packages
@@ -547,6 +550,46 @@ async def test_pending_row_both_superseded_and_adoptable_is_superseded_once(kit:
     rows = await kit.fetch("SELECT status, fulfillment_id FROM push ORDER BY push_id")
     assert [r["status"] for r in rows] == ["succeeded", "superseded"]
     assert rows[1]["fulfillment_id"] is None
+
+
+class _CountingPool:
+    """The kit's pool, recording every statement run on a connection borrowed from it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.statements: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        def record(query: Any) -> None:
+            text = " ".join(query.query.split())
+            # asyncpg's own type introspection, once per connection and type: not the run's.
+            if "typeinfo_tree" not in text and "'jit'" not in text:
+                self.statements.append(text)
+
+        async with self.pool.acquire() as connection:
+            connection.add_query_logger(record)
+            try:
+                yield connection
+            finally:
+                connection.remove_query_logger(record)
+
+
+async def test_a_shop_run_of_new_orders_costs_eight_statements(kit: Kit) -> None:
+    # Every statement is a round trip that costs the worker and the database CPU, and a shop
+    # with a few new orders is the usual run: shop, pushable orders, locks, packages, the
+    # store and claims together, successes, unlocks, retiring settled rows.
+    shop_id, domain = await kit.add_shop()
+    for index in range(3):
+        await kit.shipped_order(shop_id, domain, tracking_number=f"YT00000000000001S{index}")
+    counting = _CountingPool(kit.pool)
+
+    summary = await run_push_shop(kit.push_deps(pool=counting), shop_id=shop_id)
+
+    assert summary.results == {OrderResult.DONE: 3}
+    assert len(kit.sim.fulfillment_count_by_tracking(domain)) == 3
+    assert len(counting.statements) == 8, [s[:40] for s in counting.statements]
+    assert not any(s in {"BEGIN;", "COMMIT;"} for s in counting.statements)
 
 
 async def test_order_locked_elsewhere_is_reported_busy_and_left_alone(kit: Kit) -> None:

@@ -263,16 +263,20 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
         if len(orders) <= ORDERS_FULFILLMENT_STATE_BATCH_SIZE:
             # The usual run, a handful of orders: one group, and the whole run on this one
             # connection (every statement is a round trip; so is each pool release).
+            locked: list[int] = []
             if orders and time.monotonic() - started > deps.run_budget_seconds:
                 for _ in orders:
                     summary.count(OrderResult.POSTPONED)
             elif orders:
-                for result in await _push_group_on(deps, connection, shop, orders):
+                results, locked = await _push_group_keeping_locks(deps, connection, shop, orders)
+                for result in results:
                     summary.count(result)
+            # The group's locks go with the statement that ends the run.
             retired = await retire_settled_pending(
                 connection,
                 shop_id=shop_id,
                 in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+                unlock_orders=locked,
             )
             _log_run(summary, retired)
             return summary
@@ -417,6 +421,16 @@ async def _push_group_on(
     deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
 ) -> list[OrderResult]:
     """`push_orders` on a connection the caller holds (the locks are released on it)."""
+    results, locked = await _push_group_keeping_locks(deps, connection, shop, order_ids)
+    await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
+    return results
+
+
+async def _push_group_keeping_locks(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
+) -> tuple[list[OrderResult], list[int]]:
+    """`_push_group_on`, leaving the locks it took held on success (they are returned, for
+    the caller to release); on an error they are released before it propagates."""
     results: dict[int, OrderResult] = {}
     locked = await _try_lock_orders(connection, shop_id=shop.shop_id, order_ids=order_ids)
     try:
@@ -425,9 +439,10 @@ async def _push_group_on(
         )
         if locked:
             results.update(await _push_locked_group(deps, connection, shop, locked))
-    finally:
+    except BaseException:
         await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
-    return [results[order_id] for order_id in order_ids]
+        raise
+    return [results[order_id] for order_id in order_ids], locked
 
 
 async def _try_lock_orders(

@@ -17,6 +17,7 @@ import orjson
 from core.tracking import normalize_tracking_number
 from schema.classify.unsynced import BEFORE_CUTOVER_SQL, LIVE_FULFILLMENT_STATUSES_SQL, unsynced_cte
 from schema.db import Connection
+from schema.queries.connect import SHOP_CREDENTIALS_COLUMNS, ShopCredentials
 from schema.queries.fulfillment_orders import (
     STORE_STATE_PARAMETERS,
     STORE_STATE_SQL,
@@ -54,6 +55,7 @@ __all__ = [
     "record_push_success",
     "record_push_successes",
     "retire_settled_pending",
+    "shop_and_pushable_orders",
     "store_state_and_claim_pushes",
     "supersede_pending",
 ]
@@ -234,6 +236,35 @@ async def pushable_orders(
         limit,
     )
     return [row["order_id"] for row in rows]
+
+
+async def shop_and_pushable_orders(
+    connection: Connection, *, shop_id: int, grace: timedelta, limit: int
+) -> tuple[ShopCredentials | None, list[int]]:
+    """The shop's row (`schema.queries.connect.shop_credentials`) and its `pushable_orders`,
+    in one statement: how every push run starts."""
+    row = await connection.fetchrow(
+        f"""
+        WITH pushable AS ({_pushable_where(grace="$1", shop_id="$2", recheck="$3")}),
+        picked AS (
+            SELECT order_id, min(package_id) AS first_package FROM pushable
+            GROUP BY order_id ORDER BY first_package LIMIT $4
+        )
+        SELECT {SHOP_CREDENTIALS_COLUMNS},
+               ARRAY(SELECT order_id FROM picked ORDER BY first_package) AS pushable_orders
+        FROM shop s JOIN app a USING (app_id)
+        WHERE s.shop_id = $2
+        """,
+        grace,
+        shop_id,
+        BLOCK_RECHECK,
+        limit,
+    )
+    if row is None:
+        return None, []
+    values = dict(row)
+    orders: list[int] = values.pop("pushable_orders")
+    return ShopCredentials(**values), orders
 
 
 async def due_shops(connection: Connection, *, grace: timedelta) -> dict[str, list[int]]:

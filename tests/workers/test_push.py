@@ -10,7 +10,11 @@ import asyncpg
 import httpx
 
 from schema.classify.unsynced import unsynced_packages
-from schema.queries.push import retire_settled_pending
+from schema.queries.push import (
+    pushable_orders,
+    retire_settled_pending,
+    shop_and_pushable_orders,
+)
 from simulator.shopify import FaultKind, FaultPlan
 from tests.workers.pushkit import Kit, gid_number
 from workers.jobs.push import OrderResult, lock_order, run_push_shop
@@ -584,9 +588,9 @@ class _CountingPool:
                 )
 
 
-async def test_a_shop_run_of_new_orders_costs_seven_statements(kit: Kit) -> None:
+async def test_a_shop_run_of_new_orders_costs_six_statements(kit: Kit) -> None:
     # Every statement is a round trip that costs the worker and the database CPU, and a shop
-    # with a few new orders is the usual run: shop, pushable orders, locks, packages, the
+    # with a few new orders is the usual run: shop and pushable orders, locks, packages, the
     # store and claims together, successes, and retiring settled rows with the unlocks.
     shop_id, domain = await kit.add_shop()
     for index in range(3):
@@ -597,10 +601,30 @@ async def test_a_shop_run_of_new_orders_costs_seven_statements(kit: Kit) -> None
 
     assert summary.results == {OrderResult.DONE: 3}
     assert len(kit.sim.fulfillment_count_by_tracking(domain)) == 3
-    assert len(counting.statements) == 7, [s[:40] for s in counting.statements]
+    assert len(counting.statements) == 6, [s[:40] for s in counting.statements]
     assert not any(s in {"BEGIN;", "COMMIT;"} for s in counting.statements)
     # The run released its order locks itself, before its connection went back to the pool.
     assert counting.locks_at_release == [0]
+
+
+async def test_run_start_reads_the_shop_and_its_pushable_orders_oldest_first(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    first, _ = await kit.shipped_order(shop_id, domain, tracking_number="YT00000000000002A1")
+    second, _ = await kit.shipped_order(shop_id, domain, tracking_number="YT00000000000002A2")
+
+    async with kit.pool.acquire() as connection:
+        record, orders = await shop_and_pushable_orders(
+            connection, shop_id=shop_id, grace=timedelta(0), limit=10
+        )
+        expected = await pushable_orders(connection, shop_id=shop_id, grace=timedelta(0), limit=10)
+        nothing = await shop_and_pushable_orders(
+            connection, shop_id=shop_id + 1000, grace=timedelta(0), limit=10
+        )
+
+    assert record is not None
+    assert (record.shop_id, record.domain, record.status) == (shop_id, domain, "active")
+    assert orders == expected == [first.order_id, second.order_id]
+    assert nothing == (None, [])
 
 
 async def test_order_locked_elsewhere_is_reported_busy_and_left_alone(kit: Kit) -> None:

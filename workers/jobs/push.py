@@ -77,7 +77,7 @@ from core.planner import (
     plan_push,
 )
 from schema.db import Connection, Pool
-from schema.queries.connect import shop_credentials
+from schema.queries.connect import ShopCredentials
 from schema.queries.fulfillment_orders import (
     FulfillmentOrderRow,
     OrderFulfillmentState,
@@ -106,6 +106,7 @@ from schema.queries.push import (
     record_blocks,
     record_push_successes,
     retire_settled_pending,
+    shop_and_pushable_orders,
     store_state_and_claim_pushes,
     supersede_pending,
 )
@@ -256,10 +257,12 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     # One pool connection for the shop and its first batch, one per later batch (the last also
     # retires settled rows): each acquire costs a reset round trip.
     async with deps.pool.acquire() as connection:
-        shop = await _load_shop(deps, connection, shop_id)
+        record, orders = await shop_and_pushable_orders(
+            connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH
+        )
+        shop = await _load_shop(deps, connection, record)
         if shop is None:
             return summary
-        orders = await pushable_orders(connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH)
         if len(orders) <= ORDERS_FULFILLMENT_STATE_BATCH_SIZE:
             # The usual run, a handful of orders: one group, and the whole run on this one
             # connection (every statement is a round trip; so is each pool release).
@@ -357,18 +360,20 @@ async def _push_batches(
     return retired
 
 
-async def _load_shop(deps: PushDeps, connection: Connection, shop_id: int) -> _Shop | None:
-    # One read of the shop serves both the push settings and the token check.
-    record = await shop_credentials(connection, shop_id)
+async def _load_shop(
+    deps: PushDeps, connection: Connection, record: ShopCredentials | None
+) -> _Shop | None:
+    """The shop to push for, from its row (read with the pushable orders): one read serves the
+    push settings and the token check."""
     if record is None or record.status != "active" or record.access_token_enc is None:
         return None
     token = await current_token(
-        deps.tokens(), connection, deps.shopify.http, shop_id=shop_id, credentials=record
+        deps.tokens(), connection, deps.shopify.http, shop_id=record.shop_id, credentials=record
     )
     if token is None:
         return None
     return _Shop(
-        shop_id=shop_id,
+        shop_id=record.shop_id,
         domain=record.domain,
         access_token=token,
         settings=push_settings_from_shop(record.settings),

@@ -236,9 +236,13 @@ mutation DropsyncFulfillmentTrackingInfoUpdate(
 )
 
 # Most orders are small: one pre-push read covers several orders of a shop with smaller pages.
-# An order that does not fit (a page with more, more fulfilments than read) is read again alone
-# with ORDER_FULFILLMENT_STATE. At most this many ids per call, so the query stays under 1,000
-# points even if Shopify prices `nodes` per id.
+# An order that does not fit (a page with more, five fulfilments or more, a fulfilment with
+# three tracking numbers) is read again alone with ORDER_FULFILLMENT_STATE, so this read asks
+# only for what the planner and the stored state use: no cursors (the re-read pages), no
+# fulfilment count (a full page is taken to mean there may be more), no order name. Every
+# field costs the API server work per order; the worker reads this before every push. At most
+# this many ids per call, so the query stays under 1,000 points even if Shopify prices `nodes`
+# per id.
 ORDERS_FULFILLMENT_STATE_BATCH_SIZE = 6
 
 # Arguments that take a list of ids, and the longest list dropsync sends in them; the cost test
@@ -252,13 +256,10 @@ query DropsyncOrdersFulfillmentStateBatch($ids: [ID!]!) {
   nodes(ids: $ids) {
     ... on Order {
       id
-      name
       cancelledAt
       closedAt
-      updatedAt
-      fulfillmentsCount { count }
       fulfillmentOrders(first: 3) {
-        pageInfo { hasNextPage endCursor }
+        pageInfo { hasNextPage }
         nodes {
           id
           status
@@ -269,7 +270,7 @@ query DropsyncOrdersFulfillmentStateBatch($ids: [ID!]!) {
           supportedActions { action }
           fulfillmentHolds { id reason handle }
           lineItems(first: 10) {
-            pageInfo { hasNextPage endCursor }
+            pageInfo { hasNextPage }
             nodes { id sku totalQuantity remainingQuantity lineItem { id } variant { id } }
           }
         }

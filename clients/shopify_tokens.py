@@ -119,13 +119,16 @@ async def access_token_for(
     now: datetime,
     renew_margin: timedelta,
     force_renewal: bool = False,
+    credentials: ShopCredentials | None = None,
 ) -> str:
     """The shop's current token, renewed first when it lapses within `renew_margin`.
 
     `force_renewal` asks for a new token even if the stored one looks valid (after a 401 on a
-    renewable token). Raises `ShopTokenError` when there is no usable token.
+    renewable token). `credentials` is the shop's row when the caller has just read it (a
+    renewal reads it again under the row lock). Raises `ShopTokenError` when there is no
+    usable token.
     """
-    shop = await shop_credentials(connection, shop_id)
+    shop = credentials or await shop_credentials(connection, shop_id)
     if shop is None or shop.status == "uninstalled":
         msg = f"shop {shop_id} is not connected"
         raise ShopTokenError(msg)
@@ -176,7 +179,12 @@ class TokenRenewal:
 
 
 async def current_token(
-    renewal: TokenRenewal, connection: Connection, http: httpx.AsyncClient, *, shop_id: int
+    renewal: TokenRenewal,
+    connection: Connection,
+    http: httpx.AsyncClient,
+    *,
+    shop_id: int,
+    credentials: ShopCredentials | None = None,
 ) -> str | None:
     """The shop's token for an Admin API call, renewed first if it is about to lapse.
 
@@ -193,6 +201,7 @@ async def current_token(
             url_template=renewal.oauth_url_template,
             now=datetime.now(UTC),
             renew_margin=renewal.renew_margin,
+            credentials=credentials,
         )
     except ShopTokenError as error:
         log.warning("shop.no_usable_token", shop_id=shop_id, error=str(error))

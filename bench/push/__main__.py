@@ -77,39 +77,38 @@ def _process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
-def _postgres_cpu_seconds() -> float:
-    """CPU seconds of every local postgres process: where the database's share of a run goes."""
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as comm:
-                    if comm.read().strip() != "postgres":
-                        continue
-            except OSError:
-                continue
-            total += _process_cpu_seconds(int(entry))
-    return total
+async def database_backends(pool: Any) -> frozenset[int]:
+    """Process ids of the server backends connected to the pool's database: where the
+    database's share of a round goes (other databases on the machine are left out)."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        )
+    return frozenset(int(row["pid"]) for row in rows)
 
 
 @dataclass(frozen=True, slots=True)
 class _CpuSample:
     worker: float
     simulator: float
-    postgres: float
+    # backend pid -> CPU seconds
+    postgres: dict[int, float]
 
     @classmethod
-    def take(cls, simulator_pid: int) -> "_CpuSample":
+    def take(cls, simulator_pid: int, backends: frozenset[int] = frozenset()) -> "_CpuSample":
         return cls(
-            time.process_time(), _process_cpu_seconds(simulator_pid), _postgres_cpu_seconds()
+            time.process_time(),
+            _process_cpu_seconds(simulator_pid),
+            {pid: _process_cpu_seconds(pid) for pid in backends},
         )
 
     def ms_per(self, later: "_CpuSample", count: int) -> str:
-        """worker/simulator/postgres CPU milliseconds per unit between two samples."""
+        """worker/simulator/postgres CPU milliseconds per unit between two samples (a backend
+        that connected in between counts from its start)."""
         spent = (
             later.worker - self.worker,
             later.simulator - self.simulator,
-            later.postgres - self.postgres,
+            sum(seconds - self.postgres.get(pid, 0.0) for pid, seconds in later.postgres.items()),
         )
         return "/".join(f"{1000 * seconds / max(count, 1):.2f}" for seconds in spent)
 
@@ -359,11 +358,11 @@ async def bench_shops(
                     before = await connection.fetchval(
                         "SELECT count(*) FROM push WHERE status IN ('succeeded', 'adopted')"
                     )
-                cpu_before = _CpuSample.take(simulator_pid)
+                cpu_before = _CpuSample.take(simulator_pid, await database_backends(pool))
                 started = time.monotonic()
                 await asyncio.gather(*(job(shop_id) for shop_id in shop_ids.values()))
                 elapsed = time.monotonic() - started
-                cpu_after = _CpuSample.take(simulator_pid)
+                cpu_after = _CpuSample.take(simulator_pid, await database_backends(pool))
                 async with pool.acquire() as connection:
                     pushed = (
                         await connection.fetchval(

@@ -7,6 +7,7 @@ from typing import Any
 from schema.db import Connection
 
 __all__ = [
+    "SHOP_CREDENTIALS_COLUMNS",
     "TOKEN_REJECTED_REASON",
     "ShopCredentials",
     "consume_oauth_state",
@@ -76,12 +77,17 @@ class ShopCredentials:
     installed_at: datetime
 
 
+# ShopCredentials' columns, from `shop s JOIN app a USING (app_id)`.
+SHOP_CREDENTIALS_COLUMNS = """
+    s.shop_id, s.domain, s.status, a.kind AS app_kind, a.client_id, a.client_secret_enc,
+    s.access_token_enc, s.refresh_token_enc, s.token_expires_at, s.settings, s.installed_at
+"""
+
+
 async def shop_credentials(connection: Connection, shop_id: int) -> ShopCredentials | None:
     row = await connection.fetchrow(
-        """
-        SELECT s.shop_id, s.domain, s.status, a.kind AS app_kind, a.client_id,
-               a.client_secret_enc, s.access_token_enc, s.refresh_token_enc,
-               s.token_expires_at, s.settings, s.installed_at
+        f"""
+        SELECT {SHOP_CREDENTIALS_COLUMNS}
         FROM shop s JOIN app a USING (app_id)
         WHERE s.shop_id = $1
         """,

@@ -95,34 +95,10 @@ class OrderFulfillmentState:
         return self.closed_at is not None
 
 
-async def store_order_fulfillment_state(
-    connection: Connection, *, shop_id: int, state: OrderFulfillmentState
-) -> bool:
-    """Write a fresh read of an order; False (nothing written) when the order is not stored.
-
-    One statement for the order, its fulfillment orders and lines, then the fulfilments
-    upserted; callers wanting the whole write atomic wrap it in a transaction.
-    """
-    stored = await store_orders_fulfillment_state(connection, shop_id=shop_id, states=[state])
-    return state.order_id in stored
-
-
-async def store_orders_fulfillment_state(
-    connection: Connection, *, shop_id: int, states: Sequence[OrderFulfillmentState]
-) -> set[int]:
-    """Write fresh reads of several orders of one shop; returns the ids of the stored orders
-    (an order that is not stored is skipped).
-
-    One statement for all of them: each order's cancel/close times, its fulfillment orders and
-    lines replaced (rows no longer read are deleted, the rest upserted, so no row is touched
-    twice). Fulfilments, when a read has any, are upserted after it, one statement each.
-    """
-    if not states:
-        return set()
-    fos = [(state.order_id, fo) for state in states for fo in state.fulfillment_orders]
-    lines = [(order_id, fo.fulfillment_order_id, line) for order_id, fo in fos for line in fo.lines]
-    rows = await connection.fetch(
-        """
+# The statement that stores fresh reads ($1 the shop, $2..$19 from `store_state_arguments`);
+# `schema.queries.push` also runs it as the first part of a bigger statement. It ends in
+# `SELECT order_id FROM o`: the stored orders.
+STORE_STATE_SQL = """
         WITH o AS (
             UPDATE shopify_order so
             SET cancelled_at = read.cancelled_at, closed_at = read.closed_at,
@@ -180,7 +156,15 @@ async def store_orders_fulfillment_state(
                 remaining_quantity = EXCLUDED.remaining_quantity
         )
         SELECT order_id FROM o
-        """,
+        """
+STORE_STATE_PARAMETERS = 19
+
+
+def store_state_arguments(shop_id: int, states: Sequence[OrderFulfillmentState]) -> list[Any]:
+    """The arguments of STORE_STATE_SQL, from $1 on."""
+    fos = [(state.order_id, fo) for state in states for fo in state.fulfillment_orders]
+    lines = [(order_id, fo.fulfillment_order_id, line) for order_id, fo in fos for line in fo.lines]
+    return [
         shop_id,
         [state.order_id for state in states],
         [state.cancelled_at for state in states],
@@ -201,7 +185,34 @@ async def store_orders_fulfillment_state(
         [line.line_item_id for _, _, line in lines],
         [line.total_quantity for _, _, line in lines],
         [line.remaining_quantity for _, _, line in lines],
-    )
+    ]
+
+
+async def store_order_fulfillment_state(
+    connection: Connection, *, shop_id: int, state: OrderFulfillmentState
+) -> bool:
+    """Write a fresh read of an order; False (nothing written) when the order is not stored.
+
+    One statement for the order, its fulfillment orders and lines, then the fulfilments
+    upserted; callers wanting the whole write atomic wrap it in a transaction.
+    """
+    stored = await store_orders_fulfillment_state(connection, shop_id=shop_id, states=[state])
+    return state.order_id in stored
+
+
+async def store_orders_fulfillment_state(
+    connection: Connection, *, shop_id: int, states: Sequence[OrderFulfillmentState]
+) -> set[int]:
+    """Write fresh reads of several orders of one shop; returns the ids of the stored orders
+    (an order that is not stored is skipped).
+
+    One statement for all of them: each order's cancel/close times, its fulfillment orders and
+    lines replaced (rows no longer read are deleted, the rest upserted, so no row is touched
+    twice). Fulfilments, when a read has any, are upserted after it, one statement each.
+    """
+    if not states:
+        return set()
+    rows = await connection.fetch(STORE_STATE_SQL, *store_state_arguments(shop_id, states))
     stored = {row["order_id"] for row in rows}
     for state in states:
         if state.order_id in stored:

@@ -6,6 +6,7 @@ pending row; the next run re-reads the order, adopts a fulfilment that already c
 tracking number, and only otherwise sends again under the same key.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,15 @@ import orjson
 from core.tracking import normalize_tracking_number
 from schema.classify.unsynced import BEFORE_CUTOVER_SQL, LIVE_FULFILLMENT_STATUSES_SQL, unsynced_cte
 from schema.db import Connection
-from schema.queries.fulfillment_orders import FulfillmentRow
+from schema.queries.connect import SHOP_CREDENTIALS_COLUMNS, ShopCredentials
+from schema.queries.fulfillment_orders import (
+    STORE_STATE_PARAMETERS,
+    STORE_STATE_SQL,
+    FulfillmentRow,
+    OrderFulfillmentState,
+    store_orders_fulfillment_state,
+    store_state_arguments,
+)
 
 __all__ = [
     "BLOCK_RECHECK",
@@ -46,6 +55,8 @@ __all__ = [
     "record_push_success",
     "record_push_successes",
     "retire_settled_pending",
+    "shop_and_pushable_orders",
+    "store_state_and_claim_pushes",
     "supersede_pending",
 ]
 
@@ -227,6 +238,35 @@ async def pushable_orders(
     return [row["order_id"] for row in rows]
 
 
+async def shop_and_pushable_orders(
+    connection: Connection, *, shop_id: int, grace: timedelta, limit: int
+) -> tuple[ShopCredentials | None, list[int]]:
+    """The shop's row (`schema.queries.connect.shop_credentials`) and its `pushable_orders`,
+    in one statement: how every push run starts."""
+    row = await connection.fetchrow(
+        f"""
+        WITH pushable AS ({_pushable_where(grace="$1", shop_id="$2", recheck="$3")}),
+        picked AS (
+            SELECT order_id, min(package_id) AS first_package FROM pushable
+            GROUP BY order_id ORDER BY first_package LIMIT $4
+        )
+        SELECT {SHOP_CREDENTIALS_COLUMNS},
+               ARRAY(SELECT order_id FROM picked ORDER BY first_package) AS pushable_orders
+        FROM shop s JOIN app a USING (app_id)
+        WHERE s.shop_id = $2
+        """,
+        grace,
+        shop_id,
+        BLOCK_RECHECK,
+        limit,
+    )
+    if row is None:
+        return None, []
+    values = dict(row)
+    orders: list[int] = values.pop("pushable_orders")
+    return ShopCredentials(**values), orders
+
+
 async def due_shops(connection: Connection, *, grace: timedelta) -> dict[str, list[int]]:
     """Active shops with work: {"push": [...], "refresh": [...]}.
 
@@ -285,6 +325,63 @@ class PushClaim:
     request: dict[str, Any]
 
 
+# Claims the ledger rows of planned calls: $1 the shop, $2..$8 from `_claim_arguments`.
+_CLAIM_SQL = f"""
+        WITH wanted AS (
+            SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],
+                                 $6::bigint[], $7::text[])
+                WITH ORDINALITY
+                AS w(order_id, idempotency_key, kind, package_ids, location_id, request,
+                     position)
+        ), prior AS (
+            SELECT l.push_id FROM push l JOIN wanted w ON w.idempotency_key = l.idempotency_key
+            WHERE l.shop_id = $1 AND l.status = 'pending'
+              AND l.attempts >= 1 AND l.last_error IS NULL
+              AND l.updated_at > now() - $8::interval
+        ), claimed AS (
+            INSERT INTO push AS l (shop_id, order_id, package_ids, location_id,
+                                   idempotency_key, kind, status, attempts, request)
+            SELECT $1, w.order_id, w.package_ids::bigint[], w.location_id, w.idempotency_key,
+                   w.kind, 'pending', 1, w.request::jsonb
+            FROM wanted w ORDER BY w.position
+            ON CONFLICT (shop_id, idempotency_key) DO UPDATE SET
+                attempts = l.attempts + CASE WHEN l.status IN ('pending', 'superseded')
+                                             THEN 1 ELSE 0 END,
+                request = CASE WHEN l.status IN ('pending', 'superseded')
+                               THEN EXCLUDED.request ELSE l.request END,
+                last_error = CASE WHEN l.status IN ('pending', 'superseded')
+                                  THEN NULL ELSE l.last_error END,
+                status = CASE WHEN l.status = 'superseded' THEN 'pending' ELSE l.status END,
+                updated_at = now()
+            WHERE l.push_id NOT IN (SELECT push_id FROM prior)
+            RETURNING {_LEDGER_COLUMNS}, request
+        ), attempted AS (
+            INSERT INTO order_event (shop_id, order_id, kind, actor, detail)
+            SELECT shop_id, order_id, 'push.attempted', 'worker',
+                   request || jsonb_build_object('push_id', push_id, 'attempt', attempts)
+            FROM claimed WHERE status = 'pending'
+        )
+        SELECT {_LEDGER_COLUMNS}, false AS in_flight FROM claimed
+        UNION ALL
+        SELECT {_LEDGER_COLUMNS}, true AS in_flight FROM push
+        WHERE push_id IN (SELECT push_id FROM prior)
+        """
+
+
+def _shifted(sql: str, by: int) -> str:
+    """`sql` with every parameter but $1 (the shop) renumbered `by` higher."""
+    return re.sub(r"\$(\d+)", lambda m: m[0] if m[1] == "1" else f"${int(m[1]) + by}", sql)
+
+
+# STORE_STATE_SQL's data-modifying steps, then _CLAIM_SQL's (its parameters after the
+# store's): PostgreSQL runs every data-modifying WITH step, read or not.
+_STORE_AND_CLAIM_SQL = (
+    STORE_STATE_SQL.rsplit("SELECT order_id FROM o", 1)[0].rstrip()
+    + ", "
+    + _shifted(_CLAIM_SQL, STORE_STATE_PARAMETERS - 1).strip().removeprefix("WITH ")
+)
+
+
 async def claim_push(
     connection: Connection,
     *,
@@ -337,50 +434,57 @@ async def claim_pushes(
     back (its worker died mid-call) comes back unchanged with `in_flight` set: that request may
     still reach Shopify, so the caller must wait and re-read rather than send a second one.
     """
-    unique = list({claim.idempotency_key: claim for claim in reversed(claims)}.values())[::-1]
+    unique = _unique_claims(claims)
     if not unique:
         return {}
     rows = await connection.fetch(
-        f"""
-        WITH wanted AS (
-            SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],
-                                 $6::bigint[], $7::text[])
-                WITH ORDINALITY
-                AS w(order_id, idempotency_key, kind, package_ids, location_id, request,
-                     position)
-        ), prior AS (
-            SELECT l.push_id FROM push l JOIN wanted w ON w.idempotency_key = l.idempotency_key
-            WHERE l.shop_id = $1 AND l.status = 'pending'
-              AND l.attempts >= 1 AND l.last_error IS NULL
-              AND l.updated_at > now() - $8::interval
-        ), claimed AS (
-            INSERT INTO push AS l (shop_id, order_id, package_ids, location_id,
-                                   idempotency_key, kind, status, attempts, request)
-            SELECT $1, w.order_id, w.package_ids::bigint[], w.location_id, w.idempotency_key,
-                   w.kind, 'pending', 1, w.request::jsonb
-            FROM wanted w ORDER BY w.position
-            ON CONFLICT (shop_id, idempotency_key) DO UPDATE SET
-                attempts = l.attempts + CASE WHEN l.status IN ('pending', 'superseded')
-                                             THEN 1 ELSE 0 END,
-                request = CASE WHEN l.status IN ('pending', 'superseded')
-                               THEN EXCLUDED.request ELSE l.request END,
-                last_error = CASE WHEN l.status IN ('pending', 'superseded')
-                                  THEN NULL ELSE l.last_error END,
-                status = CASE WHEN l.status = 'superseded' THEN 'pending' ELSE l.status END,
-                updated_at = now()
-            WHERE l.push_id NOT IN (SELECT push_id FROM prior)
-            RETURNING {_LEDGER_COLUMNS}, request
-        ), attempted AS (
-            INSERT INTO order_event (shop_id, order_id, kind, actor, detail)
-            SELECT shop_id, order_id, 'push.attempted', 'worker',
-                   request || jsonb_build_object('push_id', push_id, 'attempt', attempts)
-            FROM claimed WHERE status = 'pending'
+        _CLAIM_SQL, *_claim_arguments(shop_id, unique, in_flight_window=in_flight_window)
+    )
+    return _claimed_rows(unique, rows)
+
+
+async def store_state_and_claim_pushes(
+    connection: Connection,
+    *,
+    shop_id: int,
+    states: Sequence[OrderFulfillmentState],
+    claims: Sequence[PushClaim],
+    in_flight_window: timedelta,
+) -> dict[str, LedgerRow]:
+    """`store_orders_fulfillment_state` and then `claim_pushes`, in one statement: atomic
+    without a transaction, and one round trip instead of four (BEGIN, the two, COMMIT).
+
+    Only for reads without fulfilments (those are upserted one statement each). The two parts
+    touch different tables, so neither misses what the other writes.
+    """
+    if any(state.fulfillments for state in states):
+        msg = "store_state_and_claim_pushes stores no fulfilments"
+        raise ValueError(msg)
+    unique = _unique_claims(claims)
+    if not unique:
+        await store_orders_fulfillment_state(connection, shop_id=shop_id, states=states)
+        return {}
+    if not states:
+        return await claim_pushes(
+            connection, shop_id=shop_id, claims=unique, in_flight_window=in_flight_window
         )
-        SELECT {_LEDGER_COLUMNS}, false AS in_flight FROM claimed
-        UNION ALL
-        SELECT {_LEDGER_COLUMNS}, true AS in_flight FROM push
-        WHERE push_id IN (SELECT push_id FROM prior)
-        """,
+    rows = await connection.fetch(
+        _STORE_AND_CLAIM_SQL,
+        *store_state_arguments(shop_id, states),
+        *_claim_arguments(shop_id, unique, in_flight_window=in_flight_window)[1:],
+    )
+    return _claimed_rows(unique, rows)
+
+
+def _unique_claims(claims: Sequence[PushClaim]) -> list[PushClaim]:
+    return list({claim.idempotency_key: claim for claim in reversed(claims)}.values())[::-1]
+
+
+def _claim_arguments(
+    shop_id: int, unique: Sequence[PushClaim], *, in_flight_window: timedelta
+) -> list[Any]:
+    """The arguments of _CLAIM_SQL, from $1 on."""
+    return [
         shop_id,
         [claim.order_id for claim in unique],
         [claim.idempotency_key for claim in unique],
@@ -389,7 +493,10 @@ async def claim_pushes(
         [claim.location_id for claim in unique],
         [orjson.dumps(claim.request).decode() for claim in unique],
         in_flight_window,
-    )
+    ]
+
+
+def _claimed_rows(unique: Sequence[PushClaim], rows: Sequence[Any]) -> dict[str, LedgerRow]:
     found = {row["idempotency_key"]: LedgerRow(**dict(row)) for row in rows}
     missing = [claim.idempotency_key for claim in unique if claim.idempotency_key not in found]
     if missing:  # INSERT ... ON CONFLICT DO UPDATE returns every row unless prior held it
@@ -704,7 +811,11 @@ async def supersede_pending(
 
 
 async def retire_settled_pending(
-    connection: Connection, *, shop_id: int, in_flight_window: timedelta = timedelta(seconds=15)
+    connection: Connection,
+    *,
+    shop_id: int,
+    in_flight_window: timedelta = timedelta(seconds=15),
+    unlock_orders: Sequence[int] = (),
 ) -> int:
     """Close pending rows whose packages reached Shopify some other way.
 
@@ -713,26 +824,29 @@ async def retire_settled_pending(
     - Every package's number is on a live stored fulfilment of the order (the success write was
       lost, and a webhook or re-read stored the fulfilment first): the row is `adopted` with
       that fulfilment. Rows claimed within `in_flight_window` are left to their worker.
+
+    `unlock_orders`: order locks (`workers.jobs.push.lock_order` keys) this session releases
+    in the same statement, so a run that ends with its last group saves a round trip.
     """
-    superseded: str = await connection.execute(
-        """
-        UPDATE push l SET status = 'superseded', updated_at = now()
-        WHERE l.shop_id = $1 AND l.status = 'pending'
-          AND NOT EXISTS (
-              SELECT 1 FROM unnest(l.package_ids) AS p(package_id)
-              WHERE NOT EXISTS (
-                  SELECT 1 FROM push done
-                  WHERE done.shop_id = l.shop_id AND done.order_id = l.order_id
-                    AND done.status IN ('succeeded', 'adopted')
-                    AND p.package_id = ANY (done.package_ids)
-              )
-          )
-        """,
-        shop_id,
-    )
-    adopted: str = await connection.execute(
+    # One statement (every statement is a round trip at the end of every run). Both updates
+    # read the same snapshot, so a row the first retires is kept out of the second (a row
+    # may be updated only once per statement).
+    retired: int = await connection.fetchval(
         f"""
-        WITH settled AS (
+        WITH superseded AS (
+            UPDATE push l SET status = 'superseded', updated_at = now()
+            WHERE l.shop_id = $1 AND l.status = 'pending'
+              AND NOT EXISTS (
+                  SELECT 1 FROM unnest(l.package_ids) AS p(package_id)
+                  WHERE NOT EXISTS (
+                      SELECT 1 FROM push done
+                      WHERE done.shop_id = l.shop_id AND done.order_id = l.order_id
+                        AND done.status IN ('succeeded', 'adopted')
+                        AND p.package_id = ANY (done.package_ids)
+                  )
+              )
+            RETURNING l.push_id
+        ), settled AS (
             SELECT l.push_id, min(f.fulfillment_id) AS fulfillment_id
             FROM push l
             JOIN package pk ON pk.shop_id = l.shop_id AND pk.package_id = ANY (l.package_ids)
@@ -741,18 +855,29 @@ async def retire_settled_pending(
              AND pk.tracking_number_norm = ANY (f.tracking_numbers_norm)
              AND {LIVE_FULFILLMENT_STATUSES_SQL}
             WHERE l.shop_id = $1 AND l.status = 'pending' AND l.updated_at < now() - $2::interval
+              AND l.push_id NOT IN (SELECT push_id FROM superseded)
             GROUP BY l.push_id
             HAVING count(DISTINCT pk.package_id) = max(cardinality(l.package_ids))
+        ), adopted AS (
+            UPDATE push l SET status = 'adopted', fulfillment_id = s.fulfillment_id,
+                              next_attempt_at = NULL, completed_at = now(), updated_at = now()
+            FROM settled s
+            WHERE l.shop_id = $1 AND l.push_id = s.push_id
+            RETURNING l.push_id
+        ), unlocked AS (
+            SELECT pg_advisory_unlock(
+                hashtextextended('dropsync:order:' || $1::text || ':' || o::text, 0))
+            FROM unnest($3::bigint[]) AS o
         )
-        UPDATE push l SET status = 'adopted', fulfillment_id = s.fulfillment_id,
-                          next_attempt_at = NULL, completed_at = now(), updated_at = now()
-        FROM settled s
-        WHERE l.shop_id = $1 AND l.push_id = s.push_id
+        -- Counting `unlocked` makes it run (a plain WITH query runs only when read).
+        SELECT (SELECT count(*) FROM superseded) + (SELECT count(*) FROM adopted)
+               + 0 * (SELECT count(*) FROM unlocked)
         """,
         shop_id,
         in_flight_window,
+        list(unlock_orders),
     )
-    return sum(int(status.rsplit(maxsplit=1)[-1]) for status in (superseded, adopted))
+    return retired
 
 
 async def record_blocks(

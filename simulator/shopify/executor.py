@@ -8,10 +8,12 @@ execution the bucket is refunded the difference between requested and actual cos
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -27,7 +29,7 @@ from graphql.execution.values import get_variable_values
 
 from simulator.shopify.behaviour import ShopBehaviour
 from simulator.shopify.context import ExecutionContext
-from simulator.shopify.cost import MAX_QUERY_COST, CostMeter, requested_cost
+from simulator.shopify.cost import MAX_QUERY_COST, CostMeter, CostReport, requested_cost
 from simulator.shopify.errors import (
     max_cost_error,
     syntax_error,
@@ -89,10 +91,27 @@ def _cost_extension(shop: Shop, requested: int, actual: int | None) -> dict[str,
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Prepared:
+    source: str
     document: DocumentNode
     operation: OperationDefinitionNode
     variables: dict[str, Any]
     operation_name: str | None
+
+
+@lru_cache(maxsize=1024)
+def _requested_cost(
+    source: str, operation_name: str | None, int_variables: tuple[tuple[str, int], ...]
+) -> CostReport:
+    """The requested cost of a validated document's operation, computed once per document,
+    operation and integer variables: page sizes are the only variables a cost depends on
+    (`first`/`last`), and only integer values count."""
+    parsed = parse_and_validate(source)
+    assert parsed.document is not None  # noqa: S101 - only validated documents get here
+    operation = get_operation_ast(parsed.document, operation_name)
+    assert operation is not None  # noqa: S101 - _prepare found it
+    definitions = parsed.document.definitions
+    fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
+    return requested_cost(load_admin_schema(), operation, fragments, dict(int_variables))
 
 
 def execute_admin_request(
@@ -118,15 +137,15 @@ def execute_admin_request(
         operation_name=operation.name.value if operation.name else None,
         root_fields=_root_fields(operation),
     )
-    fragments = {
-        d.name.value: d
-        for d in prepared.document.definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    report = requested_cost(load_admin_schema(), operation, fragments, prepared.variables)
+    report = _requested_cost(
+        prepared.source,
+        prepared.operation_name,
+        tuple(sorted((k, v) for k, v in prepared.variables.items() if isinstance(v, int))),
+    )
     outcome.requested_cost = report.requested
     refill_bucket(shop, clock())
-    refusal = _refusal(shop, report.requested, report.errors)
+    # The report is shared by every request of the same document: hand out copies.
+    refusal = _refusal(shop, report.requested, copy.deepcopy(report.errors))
     if refusal is not None:
         outcome.body, outcome.outcome = refusal
         return outcome
@@ -180,6 +199,7 @@ def _prepare(body: Any) -> _Prepared | GraphQLOutcome:
     if isinstance(coerced, list):
         return _refused([_variable_error(e, variables) for e in coerced], "invalid")
     return _Prepared(
+        source=body["query"],
         document=parsed.document,
         operation=operation,
         variables=variables,

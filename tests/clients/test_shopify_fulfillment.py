@@ -97,6 +97,37 @@ async def test_batch_read_falls_back_to_a_full_read_for_orders_that_do_not_fit(
     assert names == ["DropsyncOrdersFulfillmentStateBatch", "DropsyncOrderFulfillmentState"]
 
 
+@pytest.mark.parametrize(("fulfilments", "reads"), [(4, 1), (5, 2)])
+async def test_batch_read_takes_a_full_page_of_fulfilments_to_mean_there_may_be_more(
+    sim: ShopifySimulator, client: tuple[ShopifyClient, str], fulfilments: int, reads: int
+) -> None:
+    # The batch read asks for no fulfilment count: five fulfilments (its page) send the order
+    # to the full read, which reads up to ten, and fewer are taken as they are.
+    shopify, token = client
+    order = order_with(sim, 6)
+    [fo] = sim.fulfillment_orders(DOMAIN, order["id"])
+    for index, line in enumerate(fo["line_items"][:fulfilments]):
+        sim.create_fulfillment(
+            DOMAIN,
+            fulfillment_order_id=fo["id"],
+            line_items=[(line["id"], 1)],
+            tracking_number=f"T{index}",
+            tracking_company="4PX",
+        )
+    before = len(sim.calls)
+
+    states = await read_orders_fulfillment_state(
+        shopify, DOMAIN, token, order_ids=[number(order["id"])]
+    )
+
+    state = states[number(order["id"])]
+    assert state is not None
+    assert sorted(n for f in state.fulfillments for n in f.tracking_numbers) == [
+        f"T{index}" for index in range(fulfilments)
+    ]
+    assert len(sim.calls) - before == reads
+
+
 async def test_create_fulfillment_returns_the_new_fulfilment(
     sim: ShopifySimulator, client: tuple[ShopifyClient, str]
 ) -> None:

@@ -2,11 +2,19 @@
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
+import asyncpg
 import httpx
 
 from schema.classify.unsynced import unsynced_packages
+from schema.queries.push import (
+    pushable_orders,
+    retire_settled_pending,
+    shop_and_pushable_orders,
+)
 from simulator.shopify import FaultKind, FaultPlan
 from tests.workers.pushkit import Kit, gid_number
 from workers.jobs.push import OrderResult, lock_order, run_push_shop
@@ -517,6 +525,106 @@ async def test_pending_row_for_packages_synced_by_another_row_is_retired(kit: Ki
 
     statuses = await kit.fetch("SELECT idempotency_key, status FROM push ORDER BY push_id")
     assert [r["status"] for r in statuses] == ["succeeded", "superseded"]
+
+
+async def test_pending_row_both_superseded_and_adoptable_is_superseded_once(kit: Kit) -> None:
+    # Another row synced its package, and that fulfilment is stored: the row qualifies for
+    # both ways out. The one statement that retires rows must take the first, as the two
+    # statements it replaced did, and count it once.
+    shop_id, domain = await kit.add_shop()
+    order, package_id = await kit.shipped_order(
+        shop_id, domain, tracking_number="YT000000000000000K"
+    )
+    await run_push_shop(kit.push_deps(), shop_id=shop_id)
+    await kit.fetchval(
+        """
+        INSERT INTO push (shop_id, order_id, package_ids, idempotency_key, kind, status,
+                          updated_at)
+        VALUES ($1, $2, $3, 'stale-key', 'create', 'pending', now() - interval '1 minute')
+        """,
+        shop_id,
+        order.order_id,
+        [package_id],
+    )
+
+    async with kit.pool.acquire() as connection:
+        retired = await retire_settled_pending(connection, shop_id=shop_id)
+
+    assert retired == 1
+    rows = await kit.fetch("SELECT status, fulfillment_id FROM push ORDER BY push_id")
+    assert [r["status"] for r in rows] == ["succeeded", "superseded"]
+    assert rows[1]["fulfillment_id"] is None
+
+
+class _CountingPool:
+    """The kit's pool, recording every statement run on a connection borrowed from it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.statements: list[str] = []
+        self.locks_at_release: list[int] = []
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        def record(query: Any) -> None:
+            text = " ".join(query.query.split())
+            # asyncpg's own type introspection, once per connection and type: not the run's.
+            if "typeinfo_tree" not in text and "'jit'" not in text:
+                self.statements.append(text)
+
+        async with self.pool.acquire() as connection:
+            connection.add_query_logger(record)
+            try:
+                yield connection
+            finally:
+                connection.remove_query_logger(record)
+                # What the session still holds when handed back (the pool's reset would
+                # release it, but the run must not rely on that).
+                self.locks_at_release.append(
+                    await connection.fetchval(
+                        "SELECT count(*) FROM pg_locks"
+                        " WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                    )
+                )
+
+
+async def test_a_shop_run_of_new_orders_costs_six_statements(kit: Kit) -> None:
+    # Every statement is a round trip that costs the worker and the database CPU, and a shop
+    # with a few new orders is the usual run: shop and pushable orders, locks, packages, the
+    # store and claims together, successes, and retiring settled rows with the unlocks.
+    shop_id, domain = await kit.add_shop()
+    for index in range(3):
+        await kit.shipped_order(shop_id, domain, tracking_number=f"YT00000000000001S{index}")
+    counting = _CountingPool(kit.pool)
+
+    summary = await run_push_shop(kit.push_deps(pool=counting), shop_id=shop_id)
+
+    assert summary.results == {OrderResult.DONE: 3}
+    assert len(kit.sim.fulfillment_count_by_tracking(domain)) == 3
+    assert len(counting.statements) == 6, [s[:40] for s in counting.statements]
+    assert not any(s in {"BEGIN;", "COMMIT;"} for s in counting.statements)
+    # The run released its order locks itself, before its connection went back to the pool.
+    assert counting.locks_at_release == [0]
+
+
+async def test_run_start_reads_the_shop_and_its_pushable_orders_oldest_first(kit: Kit) -> None:
+    shop_id, domain = await kit.add_shop()
+    first, _ = await kit.shipped_order(shop_id, domain, tracking_number="YT00000000000002A1")
+    second, _ = await kit.shipped_order(shop_id, domain, tracking_number="YT00000000000002A2")
+
+    async with kit.pool.acquire() as connection:
+        record, orders = await shop_and_pushable_orders(
+            connection, shop_id=shop_id, grace=timedelta(0), limit=10
+        )
+        expected = await pushable_orders(connection, shop_id=shop_id, grace=timedelta(0), limit=10)
+        nothing = await shop_and_pushable_orders(
+            connection, shop_id=shop_id + 1000, grace=timedelta(0), limit=10
+        )
+
+    assert record is not None
+    assert (record.shop_id, record.domain, record.status) == (shop_id, domain, "active")
+    assert orders == expected == [first.order_id, second.order_id]
+    assert nothing == (None, [])
 
 
 async def test_order_locked_elsewhere_is_reported_busy_and_left_alone(kit: Kit) -> None:

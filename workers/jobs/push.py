@@ -77,6 +77,7 @@ from core.planner import (
     plan_push,
 )
 from schema.db import Connection, Pool
+from schema.queries.connect import ShopCredentials
 from schema.queries.fulfillment_orders import (
     FulfillmentOrderRow,
     OrderFulfillmentState,
@@ -105,9 +106,10 @@ from schema.queries.push import (
     record_blocks,
     record_push_successes,
     retire_settled_pending,
+    shop_and_pushable_orders,
+    store_state_and_claim_pushes,
     supersede_pending,
 )
-from schema.queries.shops import get_shop
 from schema.secrets import SecretBox
 from workers import names
 from workers.context import resources
@@ -255,23 +257,29 @@ async def run_push_shop(deps: PushDeps, *, shop_id: int) -> PushRunSummary:
     # One pool connection for the shop and its first batch, one per later batch (the last also
     # retires settled rows): each acquire costs a reset round trip.
     async with deps.pool.acquire() as connection:
-        shop = await _load_shop(deps, connection, shop_id)
+        record, orders = await shop_and_pushable_orders(
+            connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH
+        )
+        shop = await _load_shop(deps, connection, record)
         if shop is None:
             return summary
-        orders = await pushable_orders(connection, shop_id=shop_id, grace=deps.grace, limit=_BATCH)
         if len(orders) <= ORDERS_FULFILLMENT_STATE_BATCH_SIZE:
             # The usual run, a handful of orders: one group, and the whole run on this one
             # connection (every statement is a round trip; so is each pool release).
+            locked: list[int] = []
             if orders and time.monotonic() - started > deps.run_budget_seconds:
                 for _ in orders:
                     summary.count(OrderResult.POSTPONED)
             elif orders:
-                for result in await _push_group_on(deps, connection, shop, orders):
+                results, locked = await _push_group_keeping_locks(deps, connection, shop, orders)
+                for result in results:
                     summary.count(result)
+            # The group's locks go with the statement that ends the run.
             retired = await retire_settled_pending(
                 connection,
                 shop_id=shop_id,
                 in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+                unlock_orders=locked,
             )
             _log_run(summary, retired)
             return summary
@@ -352,15 +360,20 @@ async def _push_batches(
     return retired
 
 
-async def _load_shop(deps: PushDeps, connection: Connection, shop_id: int) -> _Shop | None:
-    record = await get_shop(connection, shop_id)
+async def _load_shop(
+    deps: PushDeps, connection: Connection, record: ShopCredentials | None
+) -> _Shop | None:
+    """The shop to push for, from its row (read with the pushable orders): one read serves the
+    push settings and the token check."""
     if record is None or record.status != "active" or record.access_token_enc is None:
         return None
-    token = await current_token(deps.tokens(), connection, deps.shopify.http, shop_id=shop_id)
+    token = await current_token(
+        deps.tokens(), connection, deps.shopify.http, shop_id=record.shop_id, credentials=record
+    )
     if token is None:
         return None
     return _Shop(
-        shop_id=shop_id,
+        shop_id=record.shop_id,
         domain=record.domain,
         access_token=token,
         settings=push_settings_from_shop(record.settings),
@@ -413,6 +426,16 @@ async def _push_group_on(
     deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
 ) -> list[OrderResult]:
     """`push_orders` on a connection the caller holds (the locks are released on it)."""
+    results, locked = await _push_group_keeping_locks(deps, connection, shop, order_ids)
+    await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
+    return results
+
+
+async def _push_group_keeping_locks(
+    deps: PushDeps, connection: Connection, shop: _Shop, order_ids: list[int]
+) -> tuple[list[OrderResult], list[int]]:
+    """`_push_group_on`, leaving the locks it took held on success (they are returned, for
+    the caller to release); on an error they are released before it propagates."""
     results: dict[int, OrderResult] = {}
     locked = await _try_lock_orders(connection, shop_id=shop.shop_id, order_ids=order_ids)
     try:
@@ -421,9 +444,10 @@ async def _push_group_on(
         )
         if locked:
             results.update(await _push_locked_group(deps, connection, shop, locked))
-    finally:
+    except BaseException:
         await _unlock_orders(connection, shop_id=shop.shop_id, order_ids=locked)
-    return [results[order_id] for order_id in order_ids]
+        raise
+    return [results[order_id] for order_id in order_ids], locked
 
 
 async def _try_lock_orders(
@@ -471,13 +495,7 @@ async def _push_locked_group(
     except ShopifyError as error:
         result = await _order_error(connection, shop, order_ids[0], error)
         return dict.fromkeys(order_ids, result)
-    # One transaction from storing the reads to claiming the calls. A stored fulfilment makes
-    # its package look synced to the classifier, so the store must never commit without the
-    # adoptions and ledger rows planned from it (a worker killed in between would leave a
-    # pending row nothing comes back for). The commit also puts the claims on disk before
-    # the first call.
-    async with connection.transaction():
-        results, plans, claimed = await _plan_group(deps, connection, shop, order_ids, states)
+    results, plans, claimed = await _plan_group(deps, connection, shop, order_ids, states)
     successes: list[PushSuccess] = []
     try:
         for order_id, plan in plans.items():
@@ -515,10 +533,18 @@ async def _plan_group(
     states: Mapping[int, OrderFulfillmentState | None],
 ) -> tuple[dict[int, OrderResult], dict[int, PushPlan], dict[str, LedgerRow]]:
     """Store a group's reads, plan each order, record what needs no call and claim the calls:
-    (results of orders already settled, plans with calls to send, ledger rows by key)."""
+    (results of orders already settled, plans with calls to send, ledger rows by key).
+
+    The store commits together with everything planned from it: a stored fulfilment makes its
+    package look synced to the classifier, so it must never commit without the adoptions and
+    ledger rows planned from it (a worker killed in between would leave a pending row nothing
+    comes back for). The commit also puts the claims on disk before the first call. The usual
+    group (new orders: no fulfilments yet, nothing to adopt, block or supersede) does it in one
+    statement; any other in one transaction.
+    """
     results: dict[int, OrderResult] = {}
     read = [state for state in (states.get(order_id) for order_id in order_ids) if state]
-    await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=read)
+    # The packages query reads none of the tables the store writes, so it may come first.
     packages = await orders_packages(
         connection,
         shop_id=shop.shop_id,
@@ -526,10 +552,12 @@ async def _plan_group(
         grace=deps.grace,
     )
     plans: dict[int, PushPlan] = {}
+    has_pending: dict[int, bool] = {}
+    missing: list[int] = []
     for order_id in order_ids:
         state = states.get(order_id)
         if state is None:
-            await _block_missing_order(deps, connection, shop, order_id)
+            missing.append(order_id)
             results[order_id] = OrderResult.DONE
             continue
         found = packages.get(order_id)
@@ -537,20 +565,30 @@ async def _plan_group(
             results[order_id] = OrderResult.DONE
             continue
         try:
-            plan = await _plan_order(connection, shop, state, found)
-            await _apply_plan_records(
-                connection, shop, plan, has_pending=found[0].order_has_pending
-            )
+            plans[order_id] = await _plan_order(connection, shop, state, found)
         except (ShopifyError, PlanInputError) as error:
             results[order_id] = await _order_error(connection, shop, order_id, error)
             continue
-        plans[order_id] = plan
-    claimed = await claim_pushes(
-        connection,
-        shop_id=shop.shop_id,
-        claims=[_claim(action) for plan in plans.values() for action in _calls(plan)],
-        in_flight_window=timedelta(seconds=deps.in_flight_window_seconds),
+        has_pending[order_id] = found[0].order_has_pending
+    claims = [_claim(action) for plan in plans.values() for action in _calls(plan)]
+    window = timedelta(seconds=deps.in_flight_window_seconds)
+    settles_nothing = not missing and not any(
+        has_pending[order_id] or plan.adoptions or plan.blocked for order_id, plan in plans.items()
     )
+    if settles_nothing and not any(state.fulfillments for state in read):
+        claimed = await store_state_and_claim_pushes(
+            connection, shop_id=shop.shop_id, states=read, claims=claims, in_flight_window=window
+        )
+        return results, plans, claimed
+    async with connection.transaction():
+        await store_orders_fulfillment_state(connection, shop_id=shop.shop_id, states=read)
+        for order_id in missing:
+            await _block_missing_order(deps, connection, shop, order_id)
+        for order_id, plan in plans.items():
+            await _apply_plan_records(connection, shop, plan, has_pending=has_pending[order_id])
+        claimed = await claim_pushes(
+            connection, shop_id=shop.shop_id, claims=claims, in_flight_window=window
+        )
     return results, plans, claimed
 
 

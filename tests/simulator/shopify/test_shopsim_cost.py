@@ -116,3 +116,22 @@ async def test_throttled_http_status_is_configurable(
     response = await admin.post({"query": "{ shop { id } }"})
     assert response.status_code == 429
     assert response.json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+
+
+PAGED = "query Paged($n: Int) { orders(first: $n) { nodes { id } } }"
+
+
+async def test_cost_follows_page_size_variables_of_the_same_document(admin: AdminClient) -> None:
+    # The requested cost is computed once per document and page-size variables: the same text
+    # with another `first` costs what that page size costs, and again the same when repeated.
+    costs = [
+        (await admin.gql(PAGED, n=n))["extensions"]["cost"]["requestedQueryCost"]
+        for n in (10, 50, 10)
+    ]
+    assert costs == [2 + 10, 2 + 50, 2 + 10]
+
+
+async def test_repeated_cost_error_is_answered_the_same_every_time(admin: AdminClient) -> None:
+    bodies = [await admin.gql("{ orders { nodes { id } } }") for _ in range(2)]
+    assert bodies[0]["errors"] == bodies[1]["errors"]
+    assert bodies[1]["errors"][0]["message"] == "you must provide one of first or last"

@@ -273,7 +273,7 @@ base AS (
     LEFT JOIN pua ON pua.shop_id = o.shop_id AND pua.order_id = o.order_id
     WHERE NOT o.test
 ),
-flags AS (
+flags AS MATERIALIZED (
     SELECT b.*,
            b.cancelled OR b.held OR b.push_failed AS sync_blocked,
            NOT b.cancelled AND b.ful_status NOT IN ('fulfilled', 'restocked')
@@ -423,17 +423,24 @@ _COLUMNS = (
 
 
 def classified_orders_sql(*, scoped: bool) -> str:
-    """SELECT of every order-level class row (columns `_COLUMNS`) for the orders in scope."""
+    """SELECT of every order-level class row (columns `_COLUMNS`) for the orders in scope.
+
+    `flags` is computed once (MATERIALIZED) and each class is one branch of a UNION ALL that
+    filters it by the class's predicate, so a class's evidence is built only for its hits.
+    """
     scope = (
         "JOIN classify_scope sc ON sc.shop_id = o.shop_id AND sc.order_id = o.order_id"
         if scoped
         else ""
     )
-    any_class = " OR ".join(f"({fragment.when})" for fragment in ORDER_CLASSES)
-    values = ",\n        ".join(
-        f"('{fragment.mismatch_class.value}', {CLASS_SPECS[fragment.mismatch_class].base_priority},"
-        f" {fragment.when}, {fragment.since}, {fragment.breaks_at},"
-        f" CASE WHEN {fragment.when} THEN {fragment.detail} END)"
+    branches = "\nUNION ALL\n".join(
+        f"""SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
+       NULL::bigint AS supplier_order_id, '{fragment.mismatch_class.value}' AS class,
+       {CLASS_SPECS[fragment.mismatch_class].base_priority} AS base_priority,
+       {fragment.since} AS since, {fragment.breaks_at} AS breaks_at,
+       {fragment.detail} AS detail, f.account_ids, f.carriers
+FROM flags f
+WHERE {fragment.when}"""
         for fragment in ORDER_CLASSES
     )
     return f"""
@@ -441,14 +448,7 @@ WITH {_THRESHOLDS},
 {unsynced_packages_sql(scoped=scoped)},
 {_aggregates(scoped=scoped)},
 {_BASE.replace("{scope}", scope)}
-SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
-       NULL::bigint AS supplier_order_id, c.class, c.base_priority, c.since, c.breaks_at,
-       c.detail, f.account_ids, f.carriers
-FROM flags f
-CROSS JOIN LATERAL (VALUES
-        {values}
-) AS c(class, base_priority, hit, since, breaks_at, detail)
-WHERE ({any_class}) AND c.hit
+{branches}
 """
 
 

@@ -46,118 +46,100 @@ BEGIN
         SELECT k.shop_id, k.order_id FROM unnest(p_shop, p_order) AS k(shop_id, order_id))
     ORDER BY os.shop_id, os.order_id
     FOR UPDATE;
-    -- 2. recompute (a new snapshot: it sees what writers we waited for committed)
-    WITH k AS (
-        SELECT DISTINCT k.shop_id, k.order_id
-        FROM unnest(p_shop, p_order) AS k(shop_id, order_id)
-        WHERE k.order_id IS NOT NULL
-    ),
-    sos AS (
-        SELECT s.shop_id, s.shopify_order_id AS order_id, s.supplier_order_id, s.status
-        FROM k JOIN supplier_order s
-          ON s.shop_id = k.shop_id AND s.shopify_order_id = k.order_id
-    ),
-    pk AS (
-        SELECT s.shop_id, s.order_id, p.tracking_number_norm::text AS norm, p.carrier,
-               CASE WHEN s.status <> 'delivered'
-                     AND coalesce(lower(p.tracking_status), '') NOT IN ('delivered', 'returned')
-                    THEN coalesce(p.last_event_at, p.shipped_at, p.stored_at) END AS moved_at
-        FROM sos s JOIN package p
-          ON p.shop_id = s.shop_id AND p.supplier_order_id = s.supplier_order_id
-        WHERE p.superseded_at IS NULL AND s.status <> 'cancelled'
-    ),
-    lf AS (
-        SELECT f.shop_id, f.order_id, f.fulfillment_id, f.tracking_numbers_norm,
-               f.tracking_company
-        FROM k JOIN shopify_fulfillment f ON f.shop_id = k.shop_id AND f.order_id = k.order_id
-        WHERE lower(f.status) NOT IN ('cancelled', 'error', 'failure')
-    ),
-    ft AS (
-        SELECT f.shop_id, f.order_id, t.norm, f.tracking_company
-        FROM lf f CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
-    ),
-    pairs AS (
-        SELECT coalesce(pk.shop_id, ft.shop_id) AS shop_id,
-               coalesce(pk.order_id, ft.order_id) AS order_id,
-               count(*) FILTER (WHERE ft.norm IS NULL) AS packages_unmatched,
-               count(*) FILTER (WHERE pk.norm IS NULL) AS numbers_unmatched,
-               count(*) FILTER (WHERE pk.norm IS NOT NULL AND ft.norm IS NOT NULL
-                                  AND pk.carrier IS DISTINCT FROM ft.tracking_company)
-                   AS carriers_differ,
-               min(pk.moved_at) AS stalled_from
-        FROM pk FULL JOIN ft
-          ON ft.shop_id = pk.shop_id AND ft.order_id = pk.order_id AND ft.norm = pk.norm
-        GROUP BY 1, 2
-    ),
-    so AS (
-        SELECT shop_id, order_id, count(*) AS n,
-               count(*) FILTER (WHERE status = 'cancelled') AS cancelled
-        FROM sos GROUP BY 1, 2
-    ),
-    fa AS (
-        SELECT shop_id, order_id,
-               count(*) FILTER (WHERE cardinality(tracking_numbers_norm) <> 1) AS odd,
-               array_agg(DISTINCT coalesce(tracking_company, '')) AS companies
-        FROM lf GROUP BY 1, 2
-    ),
-    dup AS (
-        SELECT shop_id, order_id, count(*) AS n
-        FROM (SELECT shop_id, order_id, norm FROM ft GROUP BY 1, 2, 3 HAVING count(*) > 1) d
-        GROUP BY 1, 2
-    ),
-    ovf AS (
-        SELECT q.shop_id, q.order_id, count(*) AS n
-        FROM (
-            SELECT fl.shop_id, fl.order_id, fl.line_item_id, sum(fl.quantity) AS fulfilled
-            FROM k
-            JOIN shopify_fulfillment_line fl ON fl.shop_id = k.shop_id AND fl.order_id = k.order_id
-            JOIN lf ON lf.shop_id = fl.shop_id AND lf.fulfillment_id = fl.fulfillment_id
-            GROUP BY 1, 2, 3
-        ) q
-        JOIN shopify_line_item li ON li.shop_id = q.shop_id AND li.line_item_id = q.line_item_id
-        WHERE q.fulfilled > li.quantity
-        GROUP BY 1, 2
-    ),
-    foa AS (
-        SELECT fo.shop_id, fo.order_id, count(*) AS n
-        FROM k JOIN shopify_fulfillment_order fo
-          ON fo.shop_id = k.shop_id AND fo.order_id = k.order_id
-        WHERE lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
-        GROUP BY 1, 2
-    ),
-    pua AS (
-        SELECT pu.shop_id, pu.order_id, count(*) AS n
-        FROM k JOIN push pu ON pu.shop_id = k.shop_id AND pu.order_id = k.order_id
-        WHERE pu.status = 'failed'
-        GROUP BY 1, 2
-    )
+    -- 2. recompute (a new snapshot: it sees what writers we waited for committed); one
+    --    index lookup per order and table, so a one-order statement costs one order's rows
     UPDATE order_summary os SET
         test = o.test,
         order_attention = o.cancelled_at IS NOT NULL
             OR lower(coalesce(o.financial_status, '')) <> 'paid'
             OR (o.closed_at IS NOT NULL
                 AND lower(coalesce(o.fulfillment_status, '')) NOT IN ('fulfilled', 'restocked')),
-        supplier_orders = coalesce(so.n, 0),
-        supplier_orders_cancelled = coalesce(so.cancelled, 0),
-        packages_unmatched = coalesce(pairs.packages_unmatched, 0),
-        numbers_unmatched = coalesce(pairs.numbers_unmatched, 0),
-        carriers_differ = coalesce(pairs.carriers_differ, 0),
-        fulfilments_odd = coalesce(fa.odd, 0),
-        numbers_duplicated = coalesce(dup.n, 0),
-        lines_over_fulfilled = coalesce(ovf.n, 0),
-        companies = coalesce(fa.companies, '{}'),
-        fulfillment_orders_open = coalesce(foa.n, 0),
-        pushes_failed = coalesce(pua.n, 0),
+        supplier_orders = so.n,
+        supplier_orders_cancelled = so.cancelled,
+        packages_unmatched = pairs.packages_unmatched,
+        numbers_unmatched = pairs.numbers_unmatched,
+        carriers_differ = pairs.carriers_differ,
+        fulfilments_odd = fa.odd,
+        numbers_duplicated = dup.n,
+        lines_over_fulfilled = ovf.n,
+        companies = fa.companies,
+        fulfillment_orders_open = foa.n,
+        pushes_failed = pua.n,
         stalled_from = pairs.stalled_from
-    FROM k
+    FROM (SELECT DISTINCT k.shop_id, k.order_id
+          FROM unnest(p_shop, p_order) AS k(shop_id, order_id)) k
     JOIN shopify_order o ON o.shop_id = k.shop_id AND o.order_id = k.order_id
-    LEFT JOIN so ON so.shop_id = k.shop_id AND so.order_id = k.order_id
-    LEFT JOIN pairs ON pairs.shop_id = k.shop_id AND pairs.order_id = k.order_id
-    LEFT JOIN fa ON fa.shop_id = k.shop_id AND fa.order_id = k.order_id
-    LEFT JOIN dup ON dup.shop_id = k.shop_id AND dup.order_id = k.order_id
-    LEFT JOIN ovf ON ovf.shop_id = k.shop_id AND ovf.order_id = k.order_id
-    LEFT JOIN foa ON foa.shop_id = k.shop_id AND foa.order_id = k.order_id
-    LEFT JOIN pua ON pua.shop_id = k.shop_id AND pua.order_id = k.order_id
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n, count(*) FILTER (WHERE s.status = 'cancelled') AS cancelled
+        FROM supplier_order s
+        WHERE s.shop_id = k.shop_id AND s.shopify_order_id = k.order_id
+    ) so
+    CROSS JOIN LATERAL (
+        -- current packages of live supplier orders against numbers on live fulfilments
+        WITH pk AS (
+            SELECT p.tracking_number_norm::text AS norm, p.carrier,
+                   CASE WHEN s.status <> 'delivered'
+                         AND coalesce(lower(p.tracking_status), '') NOT IN ('delivered', 'returned')
+                        THEN coalesce(p.last_event_at, p.shipped_at, p.stored_at) END AS moved_at
+            FROM supplier_order s
+            JOIN package p ON p.shop_id = s.shop_id AND p.supplier_order_id = s.supplier_order_id
+            WHERE s.shop_id = k.shop_id AND s.shopify_order_id = k.order_id
+              AND s.status <> 'cancelled' AND p.superseded_at IS NULL
+        ),
+        ft AS (
+            SELECT t.norm, f.tracking_company
+            FROM shopify_fulfillment f
+            CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
+            WHERE f.shop_id = k.shop_id AND f.order_id = k.order_id
+              AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
+        )
+        SELECT count(*) FILTER (WHERE ft.norm IS NULL) AS packages_unmatched,
+               count(*) FILTER (WHERE pk.norm IS NULL) AS numbers_unmatched,
+               count(*) FILTER (WHERE pk.norm IS NOT NULL AND ft.norm IS NOT NULL
+                                  AND pk.carrier IS DISTINCT FROM ft.tracking_company)
+                   AS carriers_differ,
+               min(pk.moved_at) AS stalled_from
+        FROM pk FULL JOIN ft ON ft.norm = pk.norm
+    ) pairs
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE cardinality(f.tracking_numbers_norm) <> 1) AS odd,
+               coalesce(array_agg(DISTINCT coalesce(f.tracking_company, '')), '{}') AS companies
+        FROM shopify_fulfillment f
+        WHERE f.shop_id = k.shop_id AND f.order_id = k.order_id
+          AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
+    ) fa
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM (
+            SELECT t.norm
+            FROM shopify_fulfillment f
+            CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
+            WHERE f.shop_id = k.shop_id AND f.order_id = k.order_id
+              AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
+            GROUP BY t.norm HAVING count(*) > 1
+        ) d
+    ) dup
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM (
+            SELECT fl.line_item_id, sum(fl.quantity) AS fulfilled
+            FROM shopify_fulfillment_line fl
+            JOIN shopify_fulfillment f
+              ON f.shop_id = fl.shop_id AND f.fulfillment_id = fl.fulfillment_id
+             AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
+            WHERE fl.shop_id = k.shop_id AND fl.order_id = k.order_id
+            GROUP BY fl.line_item_id
+        ) q
+        JOIN shopify_line_item li ON li.shop_id = k.shop_id AND li.line_item_id = q.line_item_id
+        WHERE q.fulfilled > li.quantity
+    ) ovf
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM shopify_fulfillment_order fo
+        WHERE fo.shop_id = k.shop_id AND fo.order_id = k.order_id
+          AND lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
+    ) foa
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM push pu
+        WHERE pu.shop_id = k.shop_id AND pu.order_id = k.order_id AND pu.status = 'failed'
+    ) pua
     WHERE os.shop_id = k.shop_id AND os.order_id = k.order_id;
     -- 3. a summary exists only for a stored Shopify order
     DELETE FROM order_summary os

@@ -30,7 +30,7 @@ from tests.seed import (
 )
 
 _ORDERS = list(range(1, 19))
-_NUMBERS = ["YT2", "YT3", "YT4", "YT4B", "YT9", "WRONG3", "X5", "NEW1", "NEW2"]
+_NUMBERS = ["YT1", "YT2", "YT3", "YT4", "YT4B", "YT9", "WRONG3", "X5", "NEW1", "NEW2"]
 _COMPANIES = ["YunExpress", "Speedy Local", "4PX", None]
 
 # One write each: (kind, order, a number, a company, a small integer). Every kind is one SQL
@@ -278,6 +278,16 @@ async def _writes_then_check(url: str, writes: list[tuple[str, int, str, str | N
     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
 )
 @hypothesis.given(writes=st.lists(_WRITE, min_size=1, max_size=12))
+# Orders in sync that one write breaks in a way only one screen test sees:
+@hypothesis.example(writes=[("add_fulfilment", 1, "NEW1", "YunExpress", 1)])  # foreign number
+@hypothesis.example(  # same number, another carrier
+    writes=[("drop_fulfilment", 1, "YT1", None, 1), ("add_fulfilment", 1, "YT1", "4PX", 1)]
+)
+@hypothesis.example(writes=[("add_fulfilment", 1, "YT1", "YunExpress", 1)])  # on two fulfilments
+@hypothesis.example(writes=[("over_fulfil", 1, "YT1", None, 1)])  # beyond the line's quantity
+@hypothesis.example(writes=[("stall_package", 1, "YT1", None, 0)])  # stalled
+@hypothesis.example(writes=[("add_fulfilment", 1, "YT1", "Speedy Local", 1)])  # unknown company
+@hypothesis.example(writes=[("add_fulfilment", 10, "YT10", "Speedy Local", 0)])  # no number
 def test_summary_stays_true_and_the_screen_misses_nothing(
     runtime: Runtime, writes: list[tuple[str, int, str, str | None, int]]
 ) -> None:

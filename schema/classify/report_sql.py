@@ -72,28 +72,31 @@ def unsynced_packages_sql(*, scoped: bool) -> str:
     `unsynced_in_scope_sql`) and `ftn` (tracking numbers on live Shopify fulfilments, per
     order, for mismatches, duplicates and carriers).
     """
-    scope_so = (
-        "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
-        if scoped
-        else ""
-    )
-    scope_f = (
-        "JOIN classify_scope sc ON sc.shop_id = f.shop_id AND sc.order_id = f.order_id"
-        if scoped
-        else ""
-    )
     # `sos` and `lf` are read once (MATERIALIZED) and shared by the CTEs below and in
-    # `_aggregates`: on a full pass each is a scan of a whole table hashed against the scope.
+    # `_aggregates`. Scoped, each is one index lookup per order in scope (LATERAL): the scope
+    # is a few percent of the orders, and a hash join would scan the whole table and test
+    # every fulfilment's status to keep a few percent of them.
+    if scoped:
+        sos_from = (
+            "classify_scope sc CROSS JOIN LATERAL (SELECT * FROM supplier_order s"
+            " WHERE s.shop_id = sc.shop_id AND s.shopify_order_id = sc.order_id OFFSET 0) s"
+        )
+        lf_from = (
+            "classify_scope sc CROSS JOIN LATERAL (SELECT * FROM shopify_fulfillment f"
+            " WHERE f.shop_id = sc.shop_id AND f.order_id = sc.order_id OFFSET 0) f"
+        )
+    else:
+        sos_from, lf_from = "supplier_order s", "shopify_fulfillment f"
     return f"""
 sos AS MATERIALIZED (
     SELECT s.shop_id, s.supplier_order_id, s.shopify_order_id, s.status, s.updated_at,
            s.account_id
-    FROM supplier_order s {scope_so}
+    FROM {sos_from}
     WHERE s.shopify_order_id IS NOT NULL
 ),
 lf AS MATERIALIZED (
     SELECT f.shop_id, f.order_id, f.tracking_numbers_norm, f.tracking_company, f.created_at
-    FROM shopify_fulfillment f {scope_f}
+    FROM {lf_from}
     WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
 ),
 pk AS (

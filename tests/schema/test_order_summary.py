@@ -233,8 +233,9 @@ async def _empty(connection: Connection) -> None:
 
 
 async def _writes_then_check(url: str, writes: list[tuple[str, int, str, str | None, int]]) -> None:
-    connection: Connection = await asyncpg.connect(asyncpg_dsn(url))
-    await init_connection(connection)
+    raw: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(asyncpg_dsn(url))
+    await init_connection(raw)
+    connection: Connection = raw
     try:
         await _empty(connection)
         shop, _ = await seed_planted_store(connection)

@@ -25,6 +25,8 @@ def _count() -> Any:
 
 
 class Mismatch(SQLModel, table=True):
+    # Stored with fillfactor 70 (migration 0006): a full pass rewrites every open row's
+    # last_seen_at/last_run_id, and the room keeps those updates HOT.
     __table_args__ = (
         Index(
             "uq_mismatch_subject_class",

@@ -3,8 +3,9 @@
 One statement classifies every order in scope: each child table (supplier orders, packages,
 fulfilments, fulfillment orders, the push ledger) is aggregated once per order, the aggregates
 are joined to the orders, and each class is a predicate over that one row (`ORDER_CLASSES`).
-The same text serves the full pass (scope = every order: hash joins over whole tables) and the
-incremental pass (scope = the temp table `classify_scope`: index lookups per dirty order).
+The same text serves the full pass (scope = the candidates `candidate_orders_sql` screens from
+`order_summary`) and the incremental pass (scope = the dirty orders), both through the temp
+table `classify_scope`.
 
 Parameters of every statement built here:
   $1 jsonb        per-shop thresholds, in seconds (see `schema.classify.passes`)

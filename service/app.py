@@ -7,7 +7,7 @@ import httpx
 from fastapi import FastAPI
 
 from service.errors import install_error_handlers
-from service.gc_tuning import freeze_startup_objects, unfreeze_startup_objects
+from service.gc_tuning import prepare_collector_for_serving, restore_collector
 from service.ingest.edge import close_ingest_edge
 from service.responses import JsonResponse
 from service.routes import (
@@ -39,11 +39,11 @@ def create_app(
             runtime, application_name="dropsync-api", http_transport=http_transport
         )
         app.state.resources = resources
-        freeze_startup_objects()
+        prepare_collector_for_serving()
         try:
             yield
         finally:
-            unfreeze_startup_objects()
+            restore_collector()
             await close_ingest_edge(app.state)
             await resources.aclose()
 

@@ -7,6 +7,7 @@ or `ignored`), claimed in id order with `FOR UPDATE SKIP LOCKED` by the apply jo
 `next_attempt_at` in the future; the sweeper re-triggers it then.
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -139,6 +140,32 @@ def _dump_headers(headers: dict[str, str]) -> str:
     return orjson.dumps(headers).decode()
 
 
+# Up to this many rows, a batch is inserted with a multi-row VALUES statement (one prepared
+# statement per size, so their number stays small); larger batches unnest arrays. For the small
+# batches the webhook edge mostly flushes, VALUES cost about a quarter less CPU in the API
+# (no array encoding) and 10-15 % less in PostgreSQL than unnest (docs/ingest.md).
+_VALUES_ROWS_MAX = 16
+
+
+@functools.cache
+def _shopify_values_insert(rows: int) -> str:
+    placeholders = ",\n".join(
+        "({}, ${}::text::jsonb, {})".format(
+            ", ".join(f"${row * 10 + column}" for column in range(1, 7)),
+            row * 10 + 7,
+            ", ".join(f"${row * 10 + column}" for column in range(8, 11)),
+        )
+        for row in range(rows)
+    )
+    return f"""
+        INSERT INTO webhook_delivery
+            (shop_id, webhook_id, event_id, topic, api_version, triggered_at, headers, body,
+             status, error)
+        VALUES {placeholders}
+        ON CONFLICT DO NOTHING
+        """
+
+
 async def insert_shopify_deliveries(
     connection: Connection, deliveries: Sequence[NewShopifyDelivery]
 ) -> int:
@@ -146,7 +173,28 @@ async def insert_shopify_deliveries(
     for the shop) are skipped. Returns how many rows were new."""
     if not deliveries:
         return 0
-    status: str = await connection.execute(
+    if len(deliveries) <= _VALUES_ROWS_MAX:
+        status: str = await connection.execute(
+            _shopify_values_insert(len(deliveries)),
+            *[
+                value
+                for d in deliveries
+                for value in (
+                    d.shop_id,
+                    d.webhook_id,
+                    d.event_id,
+                    d.topic,
+                    d.api_version,
+                    d.triggered_at,
+                    _dump_headers(d.headers),
+                    d.body,
+                    d.status.value,
+                    d.error,
+                )
+            ],
+        )
+        return int(status.rsplit(maxsplit=1)[-1])
+    status = await connection.execute(
         """
         INSERT INTO webhook_delivery
             (shop_id, webhook_id, event_id, topic, api_version, triggered_at, headers, body,

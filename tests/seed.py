@@ -628,14 +628,10 @@ async def seed_bulk(
     """Seed `shape.orders` orders across the given shops and accounts, triggers off.
 
     The classify_dirty triggers are switched off for the load (it is not a change stream),
-    so the store starts clean; the caller runs a full pass. The order-summary triggers fire
-    even then (ENABLE ALWAYS) and would recompute every order once per statement, so the load
-    switches them off and rebuilds the summary of every order before it commits.
+    so the store starts clean; the caller runs a full pass.
     """
     async with connection.transaction():
         await connection.execute("SET LOCAL session_replication_role = replica")
-        for table in _SUMMARY_TABLES:
-            await connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER order_summary_insert")
         statements = [part.strip() for part in _BULK_SQL.split(";\n") if part.strip()]
         args: dict[int, Any] = {
             1: shape.orders,
@@ -653,27 +649,6 @@ async def seed_bulk(
                 renumbered = renumbered.replace(f"${number}", f"$__{position}")
             renumbered = renumbered.replace("$__", "$")
             await connection.execute(renumbered, *(args[number] for number in used))
-        await connection.execute(
-            "SELECT order_summary_refresh(array_agg(shop_id), array_agg(order_id))"
-            " FROM shopify_order"
-        )
-        for table in _SUMMARY_TABLES:
-            await connection.execute(
-                f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER order_summary_insert"
-            )
-
-
-# Tables the bulk load inserts into that carry order-summary triggers (migration 0006).
-_SUMMARY_TABLES = (
-    "shopify_order",
-    "shopify_line_item",
-    "shopify_fulfillment_order",
-    "supplier_order",
-    "package",
-    "shopify_fulfillment",
-    "shopify_fulfillment_line",
-    "push",
-)
 
 
 def _placeholders(statement: str) -> list[str]:

@@ -3,9 +3,8 @@
 One statement classifies every order in scope: each child table (supplier orders, packages,
 fulfilments, fulfillment orders, the push ledger) is aggregated once per order, the aggregates
 are joined to the orders, and each class is a predicate over that one row (`ORDER_CLASSES`).
-The same text serves the full pass (scope = the candidates `candidate_orders_sql` screens from
-`order_summary`) and the incremental pass (scope = the dirty orders), both through the temp
-table `classify_scope`.
+The same text serves the full pass (scope = every order: hash joins over whole tables) and the
+incremental pass (scope = the temp table `classify_scope`: index lookups per dirty order).
 
 Parameters of every statement built here:
   $1 jsonb        per-shop thresholds, in seconds (see `schema.classify.passes`)
@@ -73,31 +72,28 @@ def unsynced_packages_sql(*, scoped: bool) -> str:
     `unsynced_in_scope_sql`) and `ftn` (tracking numbers on live Shopify fulfilments, per
     order, for mismatches, duplicates and carriers).
     """
+    scope_so = (
+        "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
+        if scoped
+        else ""
+    )
+    scope_f = (
+        "JOIN classify_scope sc ON sc.shop_id = f.shop_id AND sc.order_id = f.order_id"
+        if scoped
+        else ""
+    )
     # `sos` and `lf` are read once (MATERIALIZED) and shared by the CTEs below and in
-    # `_aggregates`. Scoped, each is one index lookup per order in scope (LATERAL): the scope
-    # is a few percent of the orders, and a hash join would scan the whole table and test
-    # every fulfilment's status to keep a few percent of them.
-    if scoped:
-        sos_from = (
-            "classify_scope sc CROSS JOIN LATERAL (SELECT * FROM supplier_order s"
-            " WHERE s.shop_id = sc.shop_id AND s.shopify_order_id = sc.order_id OFFSET 0) s"
-        )
-        lf_from = (
-            "classify_scope sc CROSS JOIN LATERAL (SELECT * FROM shopify_fulfillment f"
-            " WHERE f.shop_id = sc.shop_id AND f.order_id = sc.order_id OFFSET 0) f"
-        )
-    else:
-        sos_from, lf_from = "supplier_order s", "shopify_fulfillment f"
+    # `_aggregates`: on a full pass each is a scan of a whole table hashed against the scope.
     return f"""
 sos AS MATERIALIZED (
     SELECT s.shop_id, s.supplier_order_id, s.shopify_order_id, s.status, s.updated_at,
            s.account_id
-    FROM {sos_from}
+    FROM supplier_order s {scope_so}
     WHERE s.shopify_order_id IS NOT NULL
 ),
 lf AS MATERIALIZED (
     SELECT f.shop_id, f.order_id, f.tracking_numbers_norm, f.tracking_company, f.created_at
-    FROM {lf_from}
+    FROM shopify_fulfillment f {scope_f}
     WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
 ),
 pk AS (
@@ -277,7 +273,7 @@ base AS (
     LEFT JOIN pua ON pua.shop_id = o.shop_id AND pua.order_id = o.order_id
     WHERE NOT o.test
 ),
-flags AS MATERIALIZED (
+flags AS (
     SELECT b.*,
            b.cancelled OR b.held OR b.push_failed AS sync_blocked,
            NOT b.cancelled AND b.ful_status NOT IN ('fulfilled', 'restocked')
@@ -427,24 +423,17 @@ _COLUMNS = (
 
 
 def classified_orders_sql(*, scoped: bool) -> str:
-    """SELECT of every order-level class row (columns `_COLUMNS`) for the orders in scope.
-
-    `flags` is computed once (MATERIALIZED) and each class is one branch of a UNION ALL that
-    filters it by the class's predicate, so a class's evidence is built only for its hits.
-    """
+    """SELECT of every order-level class row (columns `_COLUMNS`) for the orders in scope."""
     scope = (
         "JOIN classify_scope sc ON sc.shop_id = o.shop_id AND sc.order_id = o.order_id"
         if scoped
         else ""
     )
-    branches = "\nUNION ALL\n".join(
-        f"""SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
-       NULL::bigint AS supplier_order_id, '{fragment.mismatch_class.value}' AS class,
-       {CLASS_SPECS[fragment.mismatch_class].base_priority} AS base_priority,
-       {fragment.since} AS since, {fragment.breaks_at} AS breaks_at,
-       {fragment.detail} AS detail, f.account_ids, f.carriers
-FROM flags f
-WHERE {fragment.when}"""
+    any_class = " OR ".join(f"({fragment.when})" for fragment in ORDER_CLASSES)
+    values = ",\n        ".join(
+        f"('{fragment.mismatch_class.value}', {CLASS_SPECS[fragment.mismatch_class].base_priority},"
+        f" {fragment.when}, {fragment.since}, {fragment.breaks_at},"
+        f" CASE WHEN {fragment.when} THEN {fragment.detail} END)"
         for fragment in ORDER_CLASSES
     )
     return f"""
@@ -452,7 +441,14 @@ WITH {_THRESHOLDS},
 {unsynced_packages_sql(scoped=scoped)},
 {_aggregates(scoped=scoped)},
 {_BASE.replace("{scope}", scope)}
-{branches}
+SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
+       NULL::bigint AS supplier_order_id, c.class, c.base_priority, c.since, c.breaks_at,
+       c.detail, f.account_ids, f.carriers
+FROM flags f
+CROSS JOIN LATERAL (VALUES
+        {values}
+) AS c(class, base_priority, hit, since, breaks_at, detail)
+WHERE ({any_class}) AND c.hit
 """
 
 
@@ -505,37 +501,77 @@ WHERE s.status = 'needs_attention'
 
 
 def candidate_orders_sql() -> str:
-    """Every order any class could apply to, from one scan of `order_summary` (full pass).
+    """Every order any class could apply to, found with cheap set-based screens (full pass).
 
-    The summary (migration 0006) is kept by triggers in the same transaction as every change
-    to either side, so this reads one narrow row per order instead of joining whole tables.
-    Each test is a superset of the orders one or more classes can match; the detailed
+    Each branch is a superset of the orders one or more classes can match; the detailed
     classifier then runs on these candidates only (as `classify_scope`). Parameters:
     $1 timestamptz (now minus the smallest stalled threshold), $2 text[] (Shopify's companies).
-    The tests, by the classes they stand for:
+    The branches, by the classes they stand for:
     - packages and fulfilment tracking numbers that do not pair up, or pair with different
-      carriers, or a package without movement since $1 (shipped_not_synced, tracking_mismatch,
+      carriers, or a package without movement (shipped_not_synced, tracking_mismatch,
       partially_synced, fulfilled_without_supplier_shipment, push_failed, tracking_stalled);
-    - fulfilments without exactly one number or with a company not on Shopify's list
-      (carrier_not_recognised, fulfilled_without_supplier_shipment), a number on two
-      fulfilments or a line fulfilled beyond its quantity (duplicate_fulfilment);
+    - fulfilments without tracking or with an unknown company (carrier_not_recognised,
+      fulfilled_without_supplier_shipment), and a tracking number on two fulfilments
+      (duplicate_fulfilment: two single-number fulfilments share it, or a fulfilment has
+      several numbers and the classifier looks closer; an over-fulfilled line with distinct
+      numbers is found when its order changes, by the incremental pass, or when another
+      branch names the order);
     - open, scheduled or held fulfillment orders (partially_synced, held_in_shopify,
       archived_unfulfilled, cancelled_at_supplier_open_in_shopify);
     - orders cancelled, not paid, or archived unfulfilled (cancelled_in_shopify_active_at_supplier,
       payment_pending, archived_unfulfilled); orders without a supplier order (paid_not_placed);
       cancelled supplier orders; parked pushes; and every order with an open mismatch row.
-    Test orders are never classified, so they are not candidates (their open rows are).
     """
-    return """
-SELECT os.shop_id, os.order_id FROM order_summary os
-WHERE NOT os.test AND (
-       os.order_attention
-    OR os.supplier_orders = 0 OR os.supplier_orders_cancelled > 0
-    OR os.packages_unmatched > 0 OR os.numbers_unmatched > 0 OR os.carriers_differ > 0
-    OR os.stalled_from < $1::timestamptz
-    OR os.fulfilments_odd > 0 OR NOT (os.companies <@ $2::text[])
-    OR os.numbers_duplicated > 0 OR os.lines_over_fulfilled > 0
-    OR os.fulfillment_orders_open > 0 OR os.pushes_failed > 0)
+    return f"""
+WITH pkf AS (
+    SELECT s.shop_id, s.shopify_order_id AS order_id, p.tracking_number_norm AS norm, p.carrier,
+           coalesce(p.last_event_at, p.shipped_at, p.stored_at) < $1::timestamptz
+             AND s.status <> 'delivered'
+             AND coalesce(lower(p.tracking_status), '') NOT IN ('delivered', 'returned')
+             AS maybe_stalled
+    FROM package p
+    JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
+    WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
+),
+ftf AS NOT MATERIALIZED (
+    SELECT f.shop_id, f.order_id, t.norm, f.tracking_company
+    FROM shopify_fulfillment f
+    CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
+    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+)
+SELECT coalesce(pkf.shop_id, ftf.shop_id), coalesce(pkf.order_id, ftf.order_id)
+FROM pkf
+FULL JOIN ftf ON ftf.shop_id = pkf.shop_id AND ftf.order_id = pkf.order_id
+             AND ftf.norm = pkf.norm
+WHERE pkf.norm IS NULL OR ftf.norm IS NULL OR pkf.maybe_stalled
+   OR pkf.carrier IS DISTINCT FROM ftf.tracking_company
+UNION
+SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
+WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
+  AND (cardinality(f.tracking_numbers_norm) <> 1
+       OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[])))
+UNION
+SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
+WHERE {LIVE_FULFILLMENT_STATUSES_SQL} AND cardinality(f.tracking_numbers_norm) = 1
+GROUP BY f.shop_id, f.order_id, f.tracking_numbers_norm[1] HAVING count(*) > 1
+UNION
+SELECT fo.shop_id, fo.order_id FROM shopify_fulfillment_order fo
+WHERE lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
+UNION
+SELECT o.shop_id, o.order_id FROM shopify_order o
+WHERE o.cancelled_at IS NOT NULL
+   OR lower(coalesce(o.financial_status, '')) <> 'paid'
+   OR (o.closed_at IS NOT NULL
+       AND lower(coalesce(o.fulfillment_status, '')) NOT IN ('fulfilled', 'restocked'))
+UNION
+SELECT o.shop_id, o.order_id FROM shopify_order o
+WHERE NOT EXISTS (SELECT 1 FROM supplier_order s
+                  WHERE s.shop_id = o.shop_id AND s.shopify_order_id = o.order_id)
+UNION
+SELECT s.shop_id, s.shopify_order_id FROM supplier_order s
+WHERE s.status = 'cancelled' AND s.shopify_order_id IS NOT NULL
+UNION
+SELECT pu.shop_id, pu.order_id FROM push pu WHERE pu.status = 'failed'
 UNION
 SELECT m.shop_id, m.order_id FROM mismatch m
 WHERE m.resolved_at IS NULL AND m.subject_kind = 'order'

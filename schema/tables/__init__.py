@@ -2,7 +2,7 @@
 
 from schema.tables.inbox import SupplierDelivery, WebhookDelivery
 from schema.tables.push import Push, PushBlock
-from schema.tables.report import ClassifyDirty, ClassifyRun, Mismatch, OrderSummary
+from schema.tables.report import ClassifyDirty, ClassifyRun, Mismatch
 from schema.tables.shop import ApiToken, App, Shop
 from schema.tables.shopify import (
     ShopifyFulfillment,
@@ -29,7 +29,6 @@ __all__ = [
     "Mismatch",
     "OAuthState",
     "OrderEvent",
-    "OrderSummary",
     "Package",
     "Push",
     "PushBlock",

@@ -9,24 +9,17 @@ whoever wrote them.
 """
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, Text, text
+from sqlalchemy import BigInteger, Column, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
 from schema.base import SQLModel, bigint_id, created_at_field, jsonb_field, shop_key
 
-__all__ = ["ClassifyDirty", "ClassifyRun", "Mismatch", "OrderSummary"]
-
-
-def _count() -> Any:
-    return Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+__all__ = ["ClassifyDirty", "ClassifyRun", "Mismatch"]
 
 
 class Mismatch(SQLModel, table=True):
-    # Stored with fillfactor 70 (migration 0006): a full pass rewrites every open row's
-    # last_seen_at/last_run_id, and the room keeps those updates HOT.
     __table_args__ = (
         Index(
             "uq_mismatch_subject_class",
@@ -121,51 +114,3 @@ class ClassifyDirty(SQLModel, table=True):
     subject_kind: str = Field(sa_column=Column(Text, primary_key=True, nullable=False))
     subject_key: int = bigint_id()
     marked_at: datetime = created_at_field()
-
-
-class OrderSummary(SQLModel, table=True):
-    """Per-order counts the full pass screens on, kept by triggers (migration 0006).
-
-    Statement-level triggers on both sides' tables recompute the row of every order a
-    statement touched, in the same transaction, after locking the row (so two writers of one
-    order serialise and the later one recomputes from what the earlier one committed). The
-    full pass reads only this table to find the orders a class could match; the classifier
-    itself (`schema.classify.report_sql`) still reads the source tables. Every count is a
-    superset test: nonzero means "look closer", never a verdict.
-    """
-
-    __tablename__ = "order_summary"
-
-    shop_id: int = shop_key()
-    order_id: int = bigint_id()
-    test: bool = Field(
-        default=False, sa_column=Column(Boolean, nullable=False, server_default="false")
-    )
-    # cancelled, not paid, or archived while unfulfilled
-    order_attention: bool = Field(
-        default=False, sa_column=Column(Boolean, nullable=False, server_default="false")
-    )
-    supplier_orders: int = _count()
-    supplier_orders_cancelled: int = _count()
-    # current packages of live supplier orders whose number is on no live fulfilment
-    packages_unmatched: int = _count()
-    # tracking numbers on live fulfilments that no current package carries
-    numbers_unmatched: int = _count()
-    # (package, fulfilment) pairs on one number whose carrier and company differ as text
-    carriers_differ: int = _count()
-    # live fulfilments without exactly one number, numbers on two live fulfilments, lines
-    # fulfilled beyond their quantity
-    fulfilments_odd: int = _count()
-    numbers_duplicated: int = _count()
-    lines_over_fulfilled: int = _count()
-    # distinct tracking companies of live fulfilments ('' for none)
-    companies: list[str] = Field(
-        default_factory=list,
-        sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"),
-    )
-    fulfillment_orders_open: int = _count()
-    pushes_failed: int = _count()
-    # the oldest last movement of a package still travelling (tracking_stalled's clock)
-    stalled_from: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )

@@ -124,6 +124,33 @@ async def test_incremental_pass_reclassifies_only_changed_orders(pool: asyncpg.P
     assert result.resolved == 1
 
 
+async def test_incremental_pass_reclassifies_the_order_a_supplier_order_left(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as connection:
+        shop, _ = await seed_planted_store(connection)
+        await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+        assert (2, "shipped_not_synced") in await _rows(connection, shop)
+        # a corrected reference moves order 2's supplier order (and its package) to order 6
+        await connection.execute(
+            "UPDATE supplier_order SET shopify_order_id = 6"
+            " WHERE shop_id = $1 AND shopify_order_id = 2",
+            shop,
+        )
+        marked = await connection.fetch(
+            "SELECT subject_kind, subject_key FROM classify_dirty WHERE shop_id = $1", shop
+        )
+        await run_incremental_pass(
+            connection, now=NOW + timedelta(minutes=1), thresholds=Thresholds()
+        )
+        rows = await _rows(connection, shop)
+    assert ("order", 2) in {(row["subject_kind"], row["subject_key"]) for row in marked}
+    # order 2 has nothing shipped left to sync; order 6 now has the package
+    assert (2, "shipped_not_synced") not in rows
+    assert (6, "paid_not_placed") not in rows
+    assert (6, "shipped_not_synced") in rows
+
+
 async def test_a_pass_at_the_same_instant_opens_nothing_new(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as connection:
         await seed_planted_store(connection)

@@ -11,7 +11,14 @@ import pytest
 
 from schema.queries.shops import insert_shop, upsert_app
 from service.runtime import Runtime
-from simulator.suppliers import LineItem, ShipmentSpec, Supplier, SupplierSimulator, create_app
+from simulator.suppliers import (
+    LineItem,
+    ShipmentSpec,
+    Supplier,
+    SupplierOrder,
+    SupplierSimulator,
+    create_app,
+)
 from workers.jobs.apply_supplier import run_apply_supplier
 from workers.jobs.supplier_sync import (
     SupplierSyncDeps,
@@ -112,16 +119,18 @@ async def packages(pool: asyncpg.Pool, supplier_order_id: int) -> list[str]:
     return [row["tracking_number"] for row in rows]
 
 
-async def test_aliexpress_poll_stores_every_parcel_of_a_split_shipment_once(
-    pool: asyncpg.Pool, runtime: Runtime, sim: SupplierSimulator, http: httpx.AsyncClient
-) -> None:
+async def aliexpress_split_shipment(
+    pool: asyncpg.Pool, runtime: Runtime, sim: SupplierSimulator, *, reference: str
+) -> tuple[int, int, SupplierOrder, int]:
+    """An AliExpress account and order shipped in two parcels (one item each), stored
+    unpolled: (shop id, account id, the simulator's order, our supplier order id)."""
     shop_id, account_id = await setup_account(
         pool,
         runtime,
         kind="aliexpress",
         secrets={"app_key": "500001", "app_secret": "ae-test-secret", "session": "ae-test-session"},
     )
-    placed = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#1", line_items=items())
+    placed = sim.place_order(Supplier.ALIEXPRESS, merchant_reference=reference, line_items=items())
     sim.ship(
         placed.supplier_order_id,
         packages=[
@@ -131,6 +140,15 @@ async def test_aliexpress_poll_stores_every_parcel_of_a_split_shipment_once(
     )
     order_id = await add_supplier_order(
         pool, shop_id=shop_id, account_id=account_id, external_id=placed.supplier_order_id
+    )
+    return shop_id, account_id, placed, order_id
+
+
+async def test_aliexpress_poll_stores_every_parcel_of_a_split_shipment_once(
+    pool: asyncpg.Pool, runtime: Runtime, sim: SupplierSimulator, http: httpx.AsyncClient
+) -> None:
+    shop_id, account_id, placed, order_id = await aliexpress_split_shipment(
+        pool, runtime, sim, reference="#1"
     )
     sync = deps(pool, runtime, http)
     summary = await run_poll_supplier(sync, account_id=account_id)
@@ -368,22 +386,8 @@ async def test_aliexpress_relabel_seen_by_a_poll_supersedes_the_old_package(
     # AliExpress reads carry no line items per parcel, so only the completeness of the read
     # tells a relabel from a second parcel: the one parcel of the split that it no longer
     # lists was relabelled, the other stays current.
-    shop_id, account_id = await setup_account(
-        pool,
-        runtime,
-        kind="aliexpress",
-        secrets={"app_key": "500001", "app_secret": "ae-test-secret", "session": "ae-test-session"},
-    )
-    placed = sim.place_order(Supplier.ALIEXPRESS, merchant_reference="#8", line_items=items())
-    sim.ship(
-        placed.supplier_order_id,
-        packages=[
-            ShipmentSpec(line_items=(LineItem(quantity=1, sku="A"),)),
-            ShipmentSpec(line_items=(LineItem(quantity=1, sku="B"),)),
-        ],
-    )
-    order_id = await add_supplier_order(
-        pool, shop_id=shop_id, account_id=account_id, external_id=placed.supplier_order_id
+    _, account_id, placed, order_id = await aliexpress_split_shipment(
+        pool, runtime, sim, reference="#8"
     )
     sync = deps(pool, runtime, http)
     assert (await run_poll_supplier(sync, account_id=account_id)).new_packages == 2

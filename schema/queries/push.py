@@ -375,8 +375,12 @@ def _shifted(sql: str, by: int) -> str:
 
 # STORE_STATE_SQL's data-modifying steps, then _CLAIM_SQL's (its parameters after the
 # store's): PostgreSQL runs every data-modifying WITH step, read or not.
+_STORE_STATE_TAIL = "SELECT order_id FROM o"
+# Fail at import, not with a syntax error at run time, if the store's statement changes shape.
+if not STORE_STATE_SQL.rstrip().endswith(_STORE_STATE_TAIL):
+    raise RuntimeError("STORE_STATE_SQL no longer ends with its final SELECT; update push.py")
 _STORE_AND_CLAIM_SQL = (
-    STORE_STATE_SQL.rsplit("SELECT order_id FROM o", 1)[0].rstrip()
+    STORE_STATE_SQL.rsplit(_STORE_STATE_TAIL, 1)[0].rstrip()
     + ", "
     + _shifted(_CLAIM_SQL, STORE_STATE_PARAMETERS - 1).strip().removeprefix("WITH ")
 )

@@ -14,6 +14,7 @@ import structlog
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 
+from clients.http_transport import outbound_transport
 from schema.db import create_pool
 from schema.secrets import SecretBox, load_or_create_key_file
 from service.embedded import EmbeddedServers
@@ -79,10 +80,11 @@ class Resources:
             max_size=settings.db_pool_max,
             application_name=application_name,
         )
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         http = httpx.AsyncClient(
-            transport=http_transport,
+            transport=http_transport or outbound_transport(limits=limits),
             timeout=httpx.Timeout(10.0, connect=3.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=limits,
         )
         return cls(runtime=runtime, pool=pool, redis=redis_from_url(runtime.redis_url), http=http)
 

@@ -48,6 +48,7 @@ from bench.push.harness import (
     simulator_process,
     wait_for,
 )
+from clients.http_transport import outbound_transport
 from clients.rate_limit import CostLimiter
 from clients.shopify import RetryPolicy, ShopifyClient
 from clients.shopify_documents import ORDERS_FULFILLMENT_STATE_BATCH_SIZE
@@ -235,9 +236,16 @@ mutation BaselineCreate($fulfillment: FulfillmentInput!) {
 
 
 async def _baseline(
-    base: str, orders: dict[str, list[dict[str, Any]]], concurrency: int, *, simulator_pid: int
+    base: str,
+    orders: dict[str, list[dict[str, Any]]],
+    concurrency: int,
+    *,
+    simulator_pid: int,
+    transport: str,
 ) -> tuple[int, float, str]:
-    """A plain client: one fulfillmentCreate per order, no reads, no database, no limiter."""
+    """A plain client: one fulfillmentCreate per order, no reads, no database, no limiter.
+    `transport` "stock" is httpx as installed; "dropsync" puts it on dropsync's own transport,
+    to show how much of the ratio that transport accounts for."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as control:
         jobs = []
         for domain, summaries in orders.items():
@@ -246,7 +254,12 @@ async def _baseline(
                 jobs.append((domain, index, detail["fulfillment_orders"]))
     semaphore = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=base,
+        timeout=30,
+        limits=limits,
+        transport=outbound_transport(limits=limits) if transport == "dropsync" else None,
+    ) as http:
 
         async def one(domain: str, index: int, fos: list[dict[str, Any]]) -> None:
             fulfillment = {
@@ -280,7 +293,7 @@ async def _baseline(
 
 
 async def bench_shops(
-    shops: int, per_shop: int, rounds: int, *, warmup: int = 1
+    shops: int, per_shop: int, rounds: int, *, baseline_transport: str, warmup: int = 1
 ) -> dict[str, float | str]:
     """Alternate baseline and dropsync rounds on fresh orders and report the median ratio: the
     machine is shared, so one pair of runs can be skewed by whatever else runs then."""
@@ -323,7 +336,10 @@ async def bench_shops(
             limits = httpx.Limits(
                 max_connections=concurrency, max_keepalive_connections=concurrency
             )
-            http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0), limits=limits)
+            http = httpx.AsyncClient(
+                transport=outbound_transport(limits=limits),
+                timeout=httpx.Timeout(10.0, connect=3.0),
+            )
             template = f"{base}/shops/{{shop}}/admin/api/{{version}}/graphql.json"
             deps = PushDeps(
                 pool=pool,
@@ -344,7 +360,11 @@ async def bench_shops(
                     ours = await _create_orders(sim, domains, per_shop, seed=10 + round_)
                     theirs = await _create_orders(sim, domains, per_shop, seed=100 + round_)
                 baseline_count, baseline_seconds, baseline_cpu = await _baseline(
-                    base, theirs, concurrency, simulator_pid=simulator_pid
+                    base,
+                    theirs,
+                    concurrency,
+                    simulator_pid=simulator_pid,
+                    transport=baseline_transport,
                 )
                 for domain in domains:
                     await seed_orders(
@@ -384,6 +404,7 @@ async def bench_shops(
     return {
         "shops": shops,
         "concurrency": concurrency,
+        "baseline_transport": baseline_transport,
         "rounds": rounds,
         "warmup_rounds": warmup,
         "fulfilments": pushed_total,
@@ -511,7 +532,9 @@ async def bench_latency(shops: int, rate: float, seconds: float) -> dict[str, fl
 async def _run(which: str, args: argparse.Namespace) -> None:
     benches: dict[str, Callable[[], Awaitable[dict[str, float | str]]]] = {
         "throughput": lambda: bench_throughput(args.packages, args.time_scale),
-        "shops": lambda: bench_shops(200, 5, args.rounds),
+        "shops": lambda: bench_shops(
+            200, 5, args.rounds, baseline_transport=args.baseline_transport
+        ),
         "latency": lambda: bench_latency(20, 10.0, args.latency_seconds),
     }
     for name, bench in benches.items():
@@ -529,6 +552,12 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=10.0)
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3, help="shops: alternating rounds")
+    parser.add_argument(
+        "--baseline-transport",
+        choices=["stock", "dropsync"],
+        default="stock",
+        help="shops: the plain client's HTTP transport (stock httpx, or dropsync's own)",
+    )
     args = parser.parse_args()
     # As a deployed worker logs (JSON lines at info), not the development console renderer.
     configure_logging(log_format="json", level="info")

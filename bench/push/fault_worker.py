@@ -9,6 +9,7 @@ import sys
 
 import httpx
 
+from clients.http_transport import outbound_transport
 from clients.shopify import RetryPolicy, ShopifyClient
 from schema.db import create_pool
 from schema.secrets import SecretBox
@@ -17,9 +18,10 @@ from workers.jobs.push import PushDeps, run_push_shop
 
 async def main(database_url: str, url_template: str, key: str) -> None:
     pool = await create_pool(database_url, min_size=2, max_size=20)
+    # The product's transport: the faults (timeouts, dropped answers) exercise it too.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
     http = httpx.AsyncClient(
-        timeout=httpx.Timeout(5.0, connect=2.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        transport=outbound_transport(limits=limits), timeout=httpx.Timeout(5.0, connect=2.0)
     )
     deps = PushDeps(
         pool=pool,

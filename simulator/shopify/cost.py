@@ -26,6 +26,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -125,7 +126,8 @@ class _CostWalker:
                 inner = fragment.selection_set
             else:
                 assert isinstance(selection, InlineFragmentNode)  # noqa: S101
-                condition = selection.type_condition
+                # None for an inline fragment without a type condition (`... { id }`).
+                condition: NamedTypeNode | None = selection.type_condition
                 condition_name = condition.name.value if condition else None
                 inner = selection.selection_set
             condition_type = (

@@ -34,6 +34,20 @@ __all__ = [
 RATE_LIMITS_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
 Rewrite = Callable[[re.Match[str]], tuple[str, dict[str, Any]]]
+
+
+def _missing_argument(field: str, argument: str) -> tuple[str, dict[str, Any]]:
+    return (
+        f"Field '{field}' is missing required arguments: {argument}",
+        {
+            "code": "missingRequiredArguments",
+            "className": "Field",
+            "name": field,
+            "arguments": argument,
+        },
+    )
+
+
 _REWRITES: list[tuple[re.Pattern[str], Rewrite]] = [
     (
         re.compile(r"Cannot query field '(?P<field>\w+)' on type '(?P<type>\w+)'"),
@@ -55,16 +69,12 @@ _REWRITES: list[tuple[re.Pattern[str], Rewrite]] = [
         ),
     ),
     (
-        re.compile(r"Argument '\w+\.(?P<field>\w+)\((?P<arg>\w+):\)' of type .* is required"),
-        lambda m: (
-            f"Field '{m['field']}' is missing required arguments: {m['arg']}",
-            {
-                "code": "missingRequiredArguments",
-                "className": "Field",
-                "name": m["field"],
-                "arguments": m["arg"],
-            },
+        # graphql-core 3.2: "Field 'f' argument 'a' of type ..."; 3.3: "Argument 'T.f(a:)' ...".
+        re.compile(
+            r"(?:Field '(?P<field>\w+)' argument '(?P<arg>\w+)'"
+            r"|Argument '\w+\.(?P<field3>\w+)\((?P<arg3>\w+):\)') of type .* is required"
         ),
+        lambda m: _missing_argument(m["field"] or m["field3"], m["arg"] or m["arg3"]),
     ),
     (
         re.compile(r"Field '(?P<field>\w+)' of type '(?P<type>[^']+)' must have a selection"),

@@ -79,7 +79,7 @@ _SCALAR_ZERO: dict[str, Any] = {
 }
 
 
-def field_resolver(source: Any, info: GraphQLResolveInfo[ExecutionContext], /, **args: Any) -> Any:
+def field_resolver(source: Any, info: GraphQLResolveInfo, /, **args: Any) -> Any:
     """Resolve any field of the schema (see module docstring)."""
     context: ExecutionContext = info.context
     table = RESOLVERS.get(info.parent_type.name)
@@ -109,7 +109,7 @@ def _fits_enum(type_: GraphQLOutputType, value: Any) -> bool:
 
 def type_resolver(
     value: Any,
-    _info: GraphQLResolveInfo[ExecutionContext],
+    _info: GraphQLResolveInfo,
     abstract_type: GraphQLAbstractType,
 ) -> str | None:
     """Name the concrete type of an interface or union value."""

@@ -22,6 +22,7 @@ httpcore's own, unchanged.
 
 import ssl
 import time
+import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,6 +39,9 @@ __all__ = ["outbound_transport"]
 # then fails as a transport error, which the Shopify client already handles (a read is retried;
 # a mutation is re-read and adopted before anything is sent again).
 _READABLE_RECHECK_SECONDS = 0.005
+
+# The environment proxies httpx honours (its `get_environment_proxies`), by scheme.
+_PROXY_SCHEMES = frozenset({"http", "https", "all"})
 
 
 class _ReadyStream(httpcore.AsyncNetworkStream):
@@ -126,9 +130,14 @@ class _ReadyBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def outbound_transport(*, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+def outbound_transport(*, limits: httpx.Limits) -> httpx.AsyncHTTPTransport | None:
     """httpx's transport (certificate checks from the environment, as `httpx.AsyncClient`
-    sets up by default) on a connection pool whose streams are `_ReadyStream`s."""
+    sets up by default) on a connection pool whose streams are `_ReadyStream`s.
+
+    None when the environment names a proxy (`HTTPS_PROXY`, `ALL_PROXY`, ...): httpx applies
+    those only to the transports it builds itself, so the client keeps its default one."""
+    if any(scheme in _PROXY_SCHEMES for scheme in urllib.request.getproxies()):
+        return None
     transport = httpx.AsyncHTTPTransport(limits=limits)
     # httpx offers no way to hand its pool a network backend, so the pool is built again with
     # the same settings and ours. tests/clients/test_http_transport.py fails if a release of

@@ -155,3 +155,12 @@ async def test_closing_drops_what_an_abandoned_request_held() -> None:
     await stream.aclose()
     assert inner.closed
     assert inner.sent == []
+
+
+def test_a_proxy_in_the_environment_keeps_httpx_default_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # httpx routes through HTTPS_PROXY only on the transports it builds itself.
+    assert outbound_transport(limits=_LIMITS) is not None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert outbound_transport(limits=_LIMITS) is None

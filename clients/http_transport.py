@@ -11,7 +11,8 @@ two of those costs are paid on every request for nothing:
 - **Two sends per request.** httpcore writes a request's head and its body separately, and each
   send is a system call that wakes the receiver. `_ReadyStream` holds writes back until the
   request is read for (HTTP/1.1 always reads the response after sending the request), then
-  sends them together: one send per request, the same bytes in the same order.
+  sends them together: one send per request, the same bytes in the same order (a body over
+  64 KiB is sent as it comes).
 
 Everything else (pooling, keep-alive, timeouts, TLS, the exceptions httpx raises) is httpx's and
 httpcore's own, unchanged.
@@ -40,6 +41,9 @@ __all__ = ["outbound_transport"]
 # a mutation is re-read and adopted before anything is sent again).
 _READABLE_RECHECK_SECONDS = 0.005
 
+# A large streamed body is sent as it comes rather than held whole in memory.
+_HOLD_AT_MOST_BYTES = 64 * 1024
+
 # The environment proxies httpx honours (its `get_environment_proxies`), by scheme.
 _PROXY_SCHEMES = frozenset({"http", "https", "all"})
 
@@ -52,18 +56,23 @@ class _ReadyStream(httpcore.AsyncNetworkStream):
         # The stock stream looks the socket up through anyio's attribute table on every check.
         self._socket = inner.get_extra_info("socket")
         self._held: list[bytes] = []
+        self._held_size = 0
         self._held_timeout: float | None = None
         self._quiet_until = 0.0
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if buffer:
             self._held.append(buffer)
+            self._held_size += len(buffer)
             self._held_timeout = timeout
+            if self._held_size >= _HOLD_AT_MOST_BYTES:
+                await self._flush()
 
     async def _flush(self) -> None:
         if self._held:
             data = b"".join(self._held)
             self._held.clear()
+            self._held_size = 0
             await self._inner.write(data, self._held_timeout)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -73,6 +82,7 @@ class _ReadyStream(httpcore.AsyncNetworkStream):
     async def aclose(self) -> None:
         # Whatever is still held belongs to a request being abandoned with its connection.
         self._held.clear()
+        self._held_size = 0
         await self._inner.aclose()
 
     async def start_tls(

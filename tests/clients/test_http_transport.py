@@ -164,3 +164,18 @@ def test_a_proxy_in_the_environment_keeps_httpx_default_transport(
     assert outbound_transport(limits=_LIMITS) is not None
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert outbound_transport(limits=_LIMITS) is None
+
+
+async def test_a_large_body_is_sent_as_it_comes_not_held_whole() -> None:
+    inner = _RecordingStream()
+    stream = _ReadyStream(inner)
+    await stream.write(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"x" * 40_000
+    await stream.write(chunk)
+    assert inner.sent == []
+    await stream.write(chunk)
+    assert len(inner.sent) == 1
+    assert inner.sent[0].endswith(chunk + chunk)
+    await stream.write(b"0\r\n\r\n")
+    await stream.read(100)
+    assert inner.sent[1:] == [b"0\r\n\r\n"]

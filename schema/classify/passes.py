@@ -29,6 +29,7 @@ from core.report_classes import Thresholds, resolve_thresholds
 from schema.classify.report_sql import (
     candidate_orders_sql,
     classified_orders_sql,
+    gather_sql,
     orphan_supplier_orders_sql,
     shop_attention_sql,
     unsynced_in_scope_sql,
@@ -73,17 +74,8 @@ async def _thresholds_param(
 
 async def _carrier_param(connection: Connection, *, scoped: bool) -> dict[str, list[str]]:
     """For each supplier carrier in scope, the Shopify company keys that count as the same."""
-    # Scoped: index lookups per order in scope (a few percent of the orders on a full pass).
     source = (
-        """
-        classify_scope sc
-        CROSS JOIN LATERAL (
-            SELECT s.shop_id, s.supplier_order_id FROM supplier_order s
-            WHERE s.shop_id = sc.shop_id AND s.shopify_order_id = sc.order_id OFFSET 0) s
-        CROSS JOIN LATERAL (
-            SELECT p.carrier, p.superseded_at FROM package p
-            WHERE p.shop_id = s.shop_id AND p.supplier_order_id = s.supplier_order_id OFFSET 0) p
-        """
+        "classify_package p"  # the packages of the orders in scope (`gather_sql`)
         if scoped
         else """
         package p
@@ -336,6 +328,8 @@ async def _classify_and_merge(
     th, shop_ids = await _thresholds_param(connection, thresholds)
     # Orders and orphans are always classified within the scope: the dirty set (incremental)
     # or the screened candidates (full). Resolution covers everything on a full pass.
+    for statement in gather_sql():
+        await connection.execute(statement)
     carriers = await _carrier_param(connection, scoped=True)
     open_before = await _open_counts(connection, shop_ids)
     await connection.execute(_CLASSIFIED)

@@ -19,10 +19,12 @@ from core.report_classes import CLASS_SPECS, MismatchClass
 from schema.classify.unsynced import LIVE_FULFILLMENT_STATUSES_SQL, unsynced_cte
 
 __all__ = [
+    "GATHERED",
     "ORDER_CLASSES",
     "ClassFragment",
     "candidate_orders_sql",
     "classified_orders_sql",
+    "gather_sql",
     "orphan_supplier_orders_sql",
     "shop_attention_sql",
     "unsynced_in_scope_sql",
@@ -46,6 +48,42 @@ def _scoped_rows(table: str, alias: str, order_column: str = "order_id") -> str:
         f" WHERE {alias}.shop_id = sc.shop_id AND {alias}.{order_column} = sc.order_id"
         f" OFFSET 0) {alias}"
     )
+
+
+# The rows of the orders in scope that more than one statement of a pass reads (the carriers,
+# the unsynced packages and the classifier), copied once into temp tables by `gather_sql`:
+# each is then read from the copy, not looked up again in the (much larger) table.
+GATHERED = {
+    "shopify_order": "classify_order",
+    "supplier_order": "classify_supplier_order",
+    "package": "classify_package",
+    "shopify_fulfillment": "classify_fulfillment",
+    "push": "classify_push",
+}
+
+
+def gather_sql() -> list[str]:
+    """Statements creating the `GATHERED` temp tables from `classify_scope` (index lookups)."""
+    package_rows = (
+        "classify_supplier_order s CROSS JOIN LATERAL (SELECT * FROM package p"
+        " WHERE p.shop_id = s.shop_id AND p.supplier_order_id = s.supplier_order_id OFFSET 0) p"
+    )
+    sources = {
+        "shopify_order": ("o", _scoped_rows("shopify_order", "o")),
+        "supplier_order": ("s", _scoped_rows("supplier_order", "s", "shopify_order_id")),
+        "package": ("p", package_rows),
+        "shopify_fulfillment": ("f", _scoped_rows("shopify_fulfillment", "f")),
+        "push": ("pu", _scoped_rows("push", "pu")),
+    }
+    statements = []
+    for table, (alias, rows) in sources.items():
+        copy = GATHERED[table]
+        statements.append(
+            f"CREATE TEMP TABLE {copy} ON COMMIT DROP AS SELECT {alias}.* FROM {rows}"
+        )
+        # row counts and the join keys' spread are what the planner needs from a copy
+        statements.append(f"ANALYZE {copy} (shop_id)")
+    return statements
 
 
 _THRESHOLDS = """
@@ -73,11 +111,7 @@ def unsynced_in_scope_sql() -> str:
     """
     return f"""
 SELECT u.shop_id, u.package_id, u.before_cutover
-FROM classify_scope sc
-CROSS JOIN LATERAL (
-    SELECT * FROM ({unsynced_cte(grace="'0 seconds'", shop_id="sc.shop_id")}) u0
-    WHERE u0.order_id = sc.order_id OFFSET 0
-) u
+FROM ({unsynced_cte(grace="'0 seconds'", shop_id=None, sources=GATHERED)}) u
 """
 
 
@@ -90,15 +124,11 @@ def unsynced_packages_sql(*, scoped: bool) -> str:
     """
     # `sos`, `lf` and `pk` are read once (MATERIALIZED) and shared by the CTEs below and in
     # `_aggregates`; scoped, each is an index lookup per order (or supplier order) in scope.
-    sos_from = (
-        _scoped_rows("supplier_order", "s", "shopify_order_id") if scoped else "supplier_order s"
-    )
-    lf_from = _scoped_rows("shopify_fulfillment", "f") if scoped else "shopify_fulfillment f"
+    tables = GATHERED if scoped else {name: name for name in GATHERED}
+    sos_from = f"{tables['supplier_order']} s"
+    lf_from = f"{tables['shopify_fulfillment']} f"
     pk_from = (
-        "sos s CROSS JOIN LATERAL (SELECT * FROM package p WHERE p.shop_id = s.shop_id"
-        " AND p.supplier_order_id = s.supplier_order_id OFFSET 0) p"
-        if scoped
-        else "package p JOIN sos s"
+        f"{tables['package']} p JOIN sos s"
         " ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id"
     )
     return f"""
@@ -237,7 +267,7 @@ pua AS (
            max(pu.updated_at) AS failed_at,
            (array_agg(pu.last_error ORDER BY pu.updated_at DESC))[1] AS last_error,
            array_agg(pu.push_id ORDER BY pu.push_id) AS push_ids
-    FROM {rows("push", "pu")}
+    FROM {"classify_push" if scoped else "push"} pu
     WHERE pu.status = 'failed'
     GROUP BY 1, 2
 )"""
@@ -437,7 +467,7 @@ def classified_orders_sql(*, scoped: bool) -> str:
     `flags` is computed once (MATERIALIZED) and each class is one branch of a UNION ALL that
     filters it by the class's predicate, so a class's evidence is built only for its hits.
     """
-    orders = _scoped_rows("shopify_order", "o") if scoped else "shopify_order o"
+    orders = f"{GATHERED['shopify_order'] if scoped else 'shopify_order'} o"
     branches = "\nUNION ALL\n".join(
         f"""SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
        NULL::bigint AS supplier_order_id, '{fragment.mismatch_class.value}' AS class,

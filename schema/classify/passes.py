@@ -32,6 +32,7 @@ from schema.classify.report_sql import (
     gather_sql,
     orphan_supplier_orders_sql,
     shop_attention_sql,
+    unclaimed_sql,
     unsynced_in_scope_sql,
 )
 from schema.db import Connection
@@ -417,10 +418,16 @@ async def run_full_pass(
     async with connection.transaction():
         await connection.execute("SET LOCAL work_mem = '256MB'")
         await connection.execute("SET LOCAL jit = off")
-        # The screen joins whole tables: hash joins, never merge joins over sorts of them.
-        await connection.execute("SET LOCAL enable_mergejoin = off")
         # Everything dirty now is covered by this pass; later changes mark themselves again.
         await connection.execute("DELETE FROM classify_dirty")
+        # Orders and supplier orders matched on their indexes alone (a merge join, read
+        # index-only); the rest of the screen joins whole tables: hash joins, never merge joins
+        # over sorts of them.
+        await connection.execute(
+            f"CREATE TEMP TABLE classify_unclaimed ON COMMIT DROP AS {unclaimed_sql()}"
+        )
+        await connection.execute("ANALYZE classify_unclaimed")
+        await connection.execute("SET LOCAL enable_mergejoin = off")
         stalled = min(
             [thresholds.tracking_stalled_after, *await _stalled_overrides(connection, thresholds)]
         )

@@ -191,13 +191,16 @@ pka AS (
            count(*) AS n_pkg,
            count(*) FILTER (WHERE uns.package_id IS NOT NULL) AS n_unsynced,
            min(pk.shipped_at) FILTER (WHERE uns.package_id IS NOT NULL) AS unsynced_since,
-           array_agg(pk.tracking_number) FILTER (WHERE uns.package_id IS NOT NULL)
+           array_agg(pk.tracking_number ORDER BY pk.tracking_number)
+               FILTER (WHERE uns.package_id IS NOT NULL)
                AS unsynced_numbers,
            count(*) FILTER (WHERE uns.before_cutover) AS n_before_cutover,
-           array_agg(pk.tracking_number) FILTER (WHERE uns.before_cutover)
+           array_agg(pk.tracking_number ORDER BY pk.tracking_number)
+               FILTER (WHERE uns.before_cutover)
                AS before_cutover_numbers,
            max(pk.shipped_at) AS last_shipped_at,
-           array_agg(pk.carrier || ' / ' || ftn.company) FILTER (WHERE {carrier_differs})
+           array_agg(pk.carrier || ' / ' || ftn.company ORDER BY pk.tracking_number, ftn.company)
+               FILTER (WHERE {carrier_differs})
                AS carrier_mismatches,
            min(coalesce(pk.last_event_at, pk.shipped_at)) FILTER (
                WHERE pk.supplier_status <> 'delivered'
@@ -212,8 +215,9 @@ pka AS (
 ),
 ftx AS (
     SELECT ftn.shop_id, ftn.order_id,
-           array_agg(ftn.norm) FILTER (WHERE pn.norm IS NULL) AS foreign_numbers,
-           array_agg(ftn.norm) FILTER (WHERE ftn.copies > 1) AS duplicate_numbers,
+           array_agg(ftn.norm ORDER BY ftn.norm) FILTER (WHERE pn.norm IS NULL) AS foreign_numbers,
+           array_agg(ftn.norm ORDER BY ftn.norm) FILTER (WHERE ftn.copies > 1)
+               AS duplicate_numbers,
            max(ftn.created_at) FILTER (WHERE pn.norm IS NULL) AS foreign_since
     FROM ftn
     LEFT JOIN (SELECT DISTINCT shop_id, order_id, norm FROM pk) pn
@@ -257,7 +261,7 @@ foa AS (
            count(*) FILTER (WHERE lower(fo.status) = 'on_hold') AS n_held,
            min(fo.updated_at) FILTER (WHERE lower(fo.status) = 'on_hold') AS held_since,
            jsonb_agg(jsonb_build_object('fulfillment_order_id', fo.fulfillment_order_id,
-                                        'holds', fo.holds))
+                                        'holds', fo.holds) ORDER BY fo.fulfillment_order_id)
                FILTER (WHERE lower(fo.status) = 'on_hold') AS holds
     FROM {rows("shopify_fulfillment_order", "fo")}
     GROUP BY 1, 2

@@ -63,6 +63,21 @@ GATHERED = {
 }
 
 
+# The columns copied: what the classifier and `unsynced_cte` read (a package is copied whole:
+# the unsynced fragment returns most of it). Narrow copies keep wide columns (an order's
+# addresses, a push's request) out of the temp tables.
+_GATHERED_COLUMNS = {
+    "shopify_order": "shop_id, order_id, created_at, financial_status, fulfillment_status,"
+    " cancelled_at, closed_at, test",
+    "supplier_order": "shop_id, supplier_order_id, shopify_order_id, status, updated_at,"
+    " account_id",
+    "package": "*",
+    "shopify_fulfillment": "shop_id, order_id, fulfillment_id, status, tracking_company,"
+    " tracking_numbers_norm, created_at",
+    "push": "shop_id, order_id, push_id, status, package_ids, updated_at, last_error",
+}
+
+
 def gather_sql() -> list[str]:
     """Statements creating the `GATHERED` temp tables from `classify_scope` (index lookups)."""
     package_rows = (
@@ -79,8 +94,11 @@ def gather_sql() -> list[str]:
     statements = []
     for table, (alias, rows) in sources.items():
         copy = GATHERED[table]
+        columns = ", ".join(
+            f"{alias}.{column.strip()}" for column in _GATHERED_COLUMNS[table].split(",")
+        )
         statements.append(
-            f"CREATE TEMP TABLE {copy} ON COMMIT DROP AS SELECT {alias}.* FROM {rows}"
+            f"CREATE TEMP TABLE {copy} ON COMMIT DROP AS SELECT {columns} FROM {rows}"
         )
         # row counts and the join keys' spread are what the planner needs from a copy
         statements.append(f"ANALYZE {copy} (shop_id)")

@@ -590,7 +590,7 @@ def candidate_orders_sql() -> str:
 
     It is built for a whole-table pass: hash joins on narrow rows, no aggregation over whole
     tables (a hash aggregate over a million groups costs several hash joins), each table read
-    once (fulfilments twice: the pairing and the duplicate check share one materialised read),
+    once (fulfilments twice: a second scan costs less than materialising a million rows),
     and cheap exact short-cuts before `lower()` for the common status values. The branches, by
     the classes they stand for:
     - packages and live fulfilments that do not pair up on (order, tracking number), or pair
@@ -614,7 +614,7 @@ def candidate_orders_sql() -> str:
     number, which the pairing finds.
     """
     return f"""
-WITH lf AS MATERIALIZED (
+WITH lf AS NOT MATERIALIZED (
     SELECT f.shop_id, f.order_id, f.fulfillment_id, f.tracking_numbers_norm[1] AS norm,
            f.tracking_company AS company,
            cardinality(f.tracking_numbers_norm) <> 1

@@ -590,7 +590,7 @@ def candidate_orders_sql() -> str:
 
     It is built for a whole-table pass: hash joins on narrow rows, no aggregation over whole
     tables (a hash aggregate over a million groups costs several hash joins), each table read
-    once (fulfilments twice: a second scan costs less than materialising a million rows),
+    once (fulfilments twice: a second scan costs no more than materialising a million rows),
     and cheap exact short-cuts before `lower()` for the common status values. The branches, by
     the classes they stand for:
     - packages and live fulfilments that do not pair up on (order, tracking number), or pair

@@ -3,13 +3,16 @@
 A full pass classifies every order of every connected shop and is a report "run"; an
 incremental pass classifies only the subjects in `classify_dirty` (filled by triggers) plus the
 pending rows whose grace window has ended. Both run the same SQL (`report_sql`) and the same
-merge, in one transaction the caller does not need to open:
+steps, in one transaction the caller does not need to open:
 
 1. the candidate rows go to a temp table `classified`;
-2. one upsert inserts new rows, reopens resolved ones and refreshes open ones (lifecycle:
-   a full pass turns rows a previous full pass saw into `persisting`);
+2. the merge inserts new rows and reopens resolved ones. The incremental pass refreshes every
+   row it found (a handful); the full pass writes only rows whose class data changed (and rows
+   no full pass had seen yet): every row open after a full pass was found by it, so readers
+   derive `last_seen_at`, `last_run_id` and `persisting` from the shop's latest full run
+   (`schema.queries.report.SEEN_SQL`) instead of the pass rewriting every open row;
 3. open rows in scope that were not found again are resolved (`auto_pushed` when a push
-   succeeded since they opened, else `self_healed`);
+   succeeded since they opened, else `self_healed`), their derived "last seen" frozen;
 4. each shop's bridge (open before + opened - resolved = open after) goes to `classify_run`,
    and every opening and resolution to the order's timeline.
 """
@@ -26,8 +29,10 @@ from core.report_classes import Thresholds, resolve_thresholds
 from schema.classify.report_sql import (
     candidate_orders_sql,
     classified_orders_sql,
+    gather_sql,
     orphan_supplier_orders_sql,
     shop_attention_sql,
+    unclaimed_sql,
     unsynced_in_scope_sql,
 )
 from schema.db import Connection
@@ -70,16 +75,17 @@ async def _thresholds_param(
 
 async def _carrier_param(connection: Connection, *, scoped: bool) -> dict[str, list[str]]:
     """For each supplier carrier in scope, the Shopify company keys that count as the same."""
-    scope = (
-        "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
+    source = (
+        "classify_package p"  # the packages of the orders in scope (`gather_sql`)
         if scoped
-        else ""
+        else """
+        package p
+        JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
+        """
     )
     names = await connection.fetch(
         f"""
-        SELECT DISTINCT p.carrier FROM package p
-        JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
-        {scope}
+        SELECT DISTINCT p.carrier FROM {source}
         WHERE p.carrier IS NOT NULL AND p.superseded_at IS NULL
         """
     )
@@ -165,10 +171,99 @@ SELECT shop_id, count(*) AS found, count(*) FILTER (WHERE opened) AS opened
 FROM up GROUP BY shop_id
 """.replace("{actor}", _ACTOR)
 
+_MERGE_FULL = """
+WITH cur AS MATERIALIZED (
+    SELECT c.*, CASE WHEN c.breaks_at > $1 THEN 'pending' ELSE 'break' END AS outcome,
+           m.mismatch_id, m.resolved_at IS NOT NULL AS reopens
+    FROM classified c
+    LEFT JOIN mismatch m ON m.shop_id = c.shop_id AND m.subject_kind = c.subject_kind
+                        AND m.subject_key = c.subject_key AND m.class = c.class
+),
+changed AS (
+    -- rows found again write only what changed: no new row version for the rest
+    UPDATE mismatch m SET
+        order_id = c.order_id,
+        supplier_order_id = c.supplier_order_id,
+        outcome = c.outcome,
+        base_priority = c.base_priority,
+        since = CASE WHEN c.reopens THEN c.since ELSE least(m.since, c.since) END,
+        breaks_at = c.breaks_at,
+        detail = c.detail,
+        account_ids = c.account_ids,
+        carriers = c.carriers,
+        lifecycle = 'new',
+        last_seen_at = $1,
+        last_run_id = $2,
+        first_run_id = CASE WHEN c.reopens THEN $2 ELSE coalesce(m.first_run_id, $2) END,
+        first_seen_at = CASE WHEN c.reopens THEN $1 ELSE m.first_seen_at END,
+        acknowledged_at = CASE WHEN c.reopens THEN NULL ELSE m.acknowledged_at END,
+        acknowledged_by = CASE WHEN c.reopens THEN NULL ELSE m.acknowledged_by END,
+        acknowledged_until = CASE WHEN c.reopens THEN NULL ELSE m.acknowledged_until END,
+        acknowledge_reason = CASE WHEN c.reopens THEN NULL ELSE m.acknowledge_reason END,
+        snoozed_at = CASE WHEN c.reopens THEN NULL ELSE m.snoozed_at END,
+        snoozed_by = CASE WHEN c.reopens THEN NULL ELSE m.snoozed_by END,
+        snoozed_until = CASE WHEN c.reopens THEN NULL ELSE m.snoozed_until END,
+        snooze_reason = CASE WHEN c.reopens THEN NULL ELSE m.snooze_reason END,
+        resolved_at = NULL,
+        resolved_run_id = NULL,
+        resolution = NULL
+    FROM cur c
+    WHERE m.shop_id = c.shop_id AND m.mismatch_id = c.mismatch_id
+      AND (c.reopens OR m.first_run_id IS NULL
+           OR (m.order_id, m.supplier_order_id, m.outcome, m.base_priority,
+               least(m.since, c.since), m.breaks_at, m.detail, m.account_ids, m.carriers)
+              IS DISTINCT FROM
+              (c.order_id, c.supplier_order_id, c.outcome, c.base_priority, m.since,
+               c.breaks_at, c.detail, c.account_ids, c.carriers))
+    RETURNING m.shop_id, m.mismatch_id, m.order_id, m.supplier_order_id, m.class, m.outcome,
+              c.reopens AS opened
+),
+inserted AS (
+    INSERT INTO mismatch AS m (
+        shop_id, subject_kind, subject_key, order_id, supplier_order_id, class, outcome,
+        base_priority, since, breaks_at, detail, account_ids, carriers, lifecycle,
+        first_seen_at, last_seen_at, first_run_id, last_run_id)
+    SELECT c.shop_id, c.subject_kind, c.subject_key, c.order_id, c.supplier_order_id, c.class,
+           c.outcome, c.base_priority, c.since, c.breaks_at, c.detail, c.account_ids,
+           c.carriers, 'new', $1, $1, $2, $2
+    FROM cur c
+    WHERE c.mismatch_id IS NULL
+    RETURNING m.shop_id, m.mismatch_id, m.order_id, m.supplier_order_id, m.class, m.outcome,
+              TRUE AS opened
+),
+opened AS (
+    SELECT * FROM changed WHERE opened
+    UNION ALL
+    SELECT * FROM inserted
+),
+events AS (
+    INSERT INTO order_event (shop_id, order_id, supplier_order_id, kind, actor, detail)
+    SELECT shop_id, order_id, supplier_order_id, 'report.opened', '{actor}',
+           jsonb_build_object('mismatch_id', mismatch_id, 'class', class, 'outcome', outcome)
+    FROM opened
+)
+SELECT f.shop_id, f.found, coalesce(o.opened, 0) AS opened
+FROM (SELECT shop_id, count(*) AS found FROM cur GROUP BY shop_id) f
+LEFT JOIN (SELECT shop_id, count(*) AS opened FROM opened GROUP BY shop_id) o
+       ON o.shop_id = f.shop_id
+""".replace("{actor}", _ACTOR)
+
 _RESOLVE = """
 WITH gone AS (
     UPDATE mismatch m SET
         resolved_at = $1, resolved_run_id = $2, lifecycle = 'resolved', outcome = 'ok',
+        -- freeze what readers derived while it was open: once a full run has seen it, its
+        -- shop's latest full run did (evaluated for the rows resolved only)
+        last_seen_at = CASE WHEN m.first_run_id IS NULL THEN m.last_seen_at
+                            ELSE greatest(m.last_seen_at, (
+                                SELECT r.as_of FROM classify_run r
+                                WHERE r.shop_id = m.shop_id AND r.kind = 'full'
+                                ORDER BY r.run_id DESC LIMIT 1)) END,
+        last_run_id = CASE WHEN m.first_run_id IS NULL THEN m.last_run_id
+                           ELSE greatest(m.last_run_id, (
+                               SELECT r.run_id FROM classify_run r
+                               WHERE r.shop_id = m.shop_id AND r.kind = 'full'
+                               ORDER BY r.run_id DESC LIMIT 1)) END,
         resolution = CASE
             WHEN m.subject_kind = 'order' AND EXISTS (
                 SELECT 1 FROM push p
@@ -221,8 +316,10 @@ async def _classify_and_merge(
     kind: str,
     now: datetime,
     thresholds: Thresholds,
-    scoped: bool,
 ) -> PassResult:
+    """Classify `classify_scope` (orders) and the supplier orders in `classify_scope_subjects`
+    (orphan candidates), then merge and resolve: within the dirty set (incremental) or
+    everywhere (full)."""
     started = datetime.now(now.tzinfo)
     # Merge joins on (shop_id) alone with a filter on the rest go quadratic when the estimate
     # of a small side is off; hash joins (big scopes) and nested loops (small ones) do not.
@@ -230,8 +327,10 @@ async def _classify_and_merge(
     await connection.execute("SET LOCAL jit = off")
     run_id: int = await connection.fetchval("SELECT nextval('classify_run_id_seq')")
     th, shop_ids = await _thresholds_param(connection, thresholds)
-    # Orders are always classified within classify_scope: the dirty set (incremental) or the
-    # screened candidates (full). Orphans and resolution cover everything on a full pass.
+    # Orders and orphans are always classified within the scope: the dirty set (incremental)
+    # or the screened candidates (full). Resolution covers everything on a full pass.
+    for statement in gather_sql():
+        await connection.execute(statement)
     carriers = await _carrier_param(connection, scoped=True)
     open_before = await _open_counts(connection, shop_ids)
     await connection.execute(_CLASSIFIED)
@@ -247,12 +346,17 @@ async def _classify_and_merge(
         sorted(SHOPIFY_TRACKING_COMPANIES),
     )
     await connection.execute(
-        f"INSERT INTO classified {orphan_supplier_orders_sql(scoped=scoped)}", th
+        f"INSERT INTO classified {orphan_supplier_orders_sql(scoped=True)}", th
     )
     await connection.execute(f"INSERT INTO classified {shop_attention_sql()}", th, now)
     full_run = run_id if kind == "full" else None
-    merged = await connection.fetch(_MERGE, now, full_run)
-    resolve_scope = "TRUE" if not scoped else _INCREMENTAL_SCOPE
+    if full_run:
+        # The merge and the resolution join every row found against every open row: hash
+        # joins. `mismatch` statistics may be stale (a fresh table guesses a few rows), and a
+        # nested loop over that guess turns the anti-join quadratic.
+        await connection.execute("SET LOCAL enable_nestloop = off")
+    merged = await connection.fetch(_MERGE_FULL if full_run else _MERGE, now, full_run)
+    resolve_scope = "TRUE" if full_run else _INCREMENTAL_SCOPE
     resolved_rows = await connection.fetch(
         _RESOLVE.replace("{scope}", resolve_scope), now, full_run, shop_ids
     )
@@ -263,15 +367,16 @@ async def _classify_and_merge(
     finished = datetime.now(now.tzinfo)
     await connection.executemany(
         """
-        INSERT INTO classify_run (shop_id, run_id, kind, started_at, finished_at, found,
+        INSERT INTO classify_run (shop_id, run_id, kind, as_of, started_at, finished_at, found,
                                   open_before, opened, resolved, open_after)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         """,
         [
             (
                 shop_id,
                 run_id,
                 kind,
+                now,
                 started,
                 finished,
                 found.get(shop_id, 0),
@@ -315,6 +420,14 @@ async def run_full_pass(
         await connection.execute("SET LOCAL jit = off")
         # Everything dirty now is covered by this pass; later changes mark themselves again.
         await connection.execute("DELETE FROM classify_dirty")
+        # Orders and supplier orders matched on their indexes alone (a merge join, read
+        # index-only); the rest of the screen joins whole tables: hash joins, never merge joins
+        # over sorts of them.
+        await connection.execute(
+            f"CREATE TEMP TABLE classify_unclaimed ON COMMIT DROP AS {unclaimed_sql()}"
+        )
+        await connection.execute("ANALYZE classify_unclaimed")
+        await connection.execute("SET LOCAL enable_mergejoin = off")
         stalled = min(
             [thresholds.tracking_stalled_after, *await _stalled_overrides(connection, thresholds)]
         )
@@ -322,14 +435,28 @@ async def run_full_pass(
             "CREATE TEMP TABLE classify_scope (shop_id bigint, order_id bigint) ON COMMIT DROP"
         )
         await connection.execute(
-            f"INSERT INTO classify_scope {candidate_orders_sql()}",
+            "CREATE TEMP TABLE classify_scope_subjects"
+            " (shop_id bigint, subject_kind text, subject_key bigint) ON COMMIT DROP"
+        )
+        # One statement screens every table once: order candidates go to classify_scope,
+        # orphan candidates (supplier orders) to classify_scope_subjects.
+        await connection.execute(
+            f"""
+            WITH screen AS MATERIALIZED ({candidate_orders_sql()}),
+            orders AS (
+                INSERT INTO classify_scope
+                SELECT DISTINCT shop_id, order_id FROM screen WHERE orphan_id IS NULL
+            )
+            INSERT INTO classify_scope_subjects
+            SELECT DISTINCT shop_id, 'supplier_order', orphan_id FROM screen
+            WHERE orphan_id IS NOT NULL
+            """,
             now - stalled,
             sorted(SHOPIFY_TRACKING_COMPANIES),
         )
         await connection.execute("ANALYZE classify_scope")
-        return await _classify_and_merge(
-            connection, kind="full", now=now, thresholds=thresholds, scoped=False
-        )
+        await connection.execute("ANALYZE classify_scope_subjects")
+        return await _classify_and_merge(connection, kind="full", now=now, thresholds=thresholds)
 
 
 async def run_incremental_pass(
@@ -377,5 +504,5 @@ async def run_incremental_pass(
         await connection.execute("ANALYZE classify_scope")
         await connection.execute("ANALYZE classify_scope_subjects")
         return await _classify_and_merge(
-            connection, kind="incremental", now=now, thresholds=thresholds, scoped=True
+            connection, kind="incremental", now=now, thresholds=thresholds
         )

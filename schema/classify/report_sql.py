@@ -19,12 +19,15 @@ from core.report_classes import CLASS_SPECS, MismatchClass
 from schema.classify.unsynced import LIVE_FULFILLMENT_STATUSES_SQL, unsynced_cte
 
 __all__ = [
+    "GATHERED",
     "ORDER_CLASSES",
     "ClassFragment",
     "candidate_orders_sql",
     "classified_orders_sql",
+    "gather_sql",
     "orphan_supplier_orders_sql",
     "shop_attention_sql",
+    "unclaimed_sql",
     "unsynced_in_scope_sql",
     "unsynced_packages_sql",
 ]
@@ -33,6 +36,73 @@ __all__ = [
 def _key(expression: str) -> str:
     """SQL for a carrier's lookup key: upper-case ASCII letters and digits only."""
     return f"upper(regexp_replace({expression}, '[^0-9A-Za-z]+', '', 'g'))"
+
+
+def _scoped_rows(table: str, alias: str, order_column: str = "order_id") -> str:
+    """FROM-clause text: the rows of `table` belonging to the orders in `classify_scope`, read
+    through the table's (shop_id, order) index once per order in scope (LATERAL, OFFSET 0 so
+    the planner keeps it a lookup). The scope is a few percent of the orders on a full pass and
+    a handful on an incremental one; a hash join would scan the whole table instead.
+    """
+    return (
+        f"classify_scope sc CROSS JOIN LATERAL (SELECT * FROM {table} {alias}"
+        f" WHERE {alias}.shop_id = sc.shop_id AND {alias}.{order_column} = sc.order_id"
+        f" OFFSET 0) {alias}"
+    )
+
+
+# The rows of the orders in scope that more than one statement of a pass reads (the carriers,
+# the unsynced packages and the classifier), copied once into temp tables by `gather_sql`:
+# each is then read from the copy, not looked up again in the (much larger) table.
+GATHERED = {
+    "shopify_order": "classify_order",
+    "supplier_order": "classify_supplier_order",
+    "package": "classify_package",
+    "shopify_fulfillment": "classify_fulfillment",
+    "push": "classify_push",
+}
+
+
+# The columns copied: what the classifier and `unsynced_cte` read (a package is copied whole:
+# the unsynced fragment returns most of it). Narrow copies keep wide columns (an order's
+# addresses, a push's request) out of the temp tables.
+_GATHERED_COLUMNS = {
+    "shopify_order": "shop_id, order_id, created_at, financial_status, fulfillment_status,"
+    " cancelled_at, closed_at, test",
+    "supplier_order": "shop_id, supplier_order_id, shopify_order_id, status, updated_at,"
+    " account_id",
+    "package": "*",
+    "shopify_fulfillment": "shop_id, order_id, fulfillment_id, status, tracking_company,"
+    " tracking_numbers_norm, created_at",
+    "push": "shop_id, order_id, push_id, status, package_ids, updated_at, last_error",
+}
+
+
+def gather_sql() -> list[str]:
+    """Statements creating the `GATHERED` temp tables from `classify_scope` (index lookups)."""
+    package_rows = (
+        "classify_supplier_order s CROSS JOIN LATERAL (SELECT * FROM package p"
+        " WHERE p.shop_id = s.shop_id AND p.supplier_order_id = s.supplier_order_id OFFSET 0) p"
+    )
+    sources = {
+        "shopify_order": ("o", _scoped_rows("shopify_order", "o")),
+        "supplier_order": ("s", _scoped_rows("supplier_order", "s", "shopify_order_id")),
+        "package": ("p", package_rows),
+        "shopify_fulfillment": ("f", _scoped_rows("shopify_fulfillment", "f")),
+        "push": ("pu", _scoped_rows("push", "pu")),
+    }
+    statements = []
+    for table, (alias, rows) in sources.items():
+        copy = GATHERED[table]
+        columns = ", ".join(
+            f"{alias}.{column.strip()}" for column in _GATHERED_COLUMNS[table].split(",")
+        )
+        statements.append(
+            f"CREATE TEMP TABLE {copy} ON COMMIT DROP AS SELECT {columns} FROM {rows}"
+        )
+        # row counts and the join keys' spread are what the planner needs from a copy
+        statements.append(f"ANALYZE {copy} (shop_id)")
+    return statements
 
 
 _THRESHOLDS = """
@@ -60,8 +130,7 @@ def unsynced_in_scope_sql() -> str:
     """
     return f"""
 SELECT u.shop_id, u.package_id, u.before_cutover
-FROM ({unsynced_cte(grace="'0 seconds'", shop_id=None)}) u
-JOIN classify_scope sc ON sc.shop_id = u.shop_id AND sc.order_id = u.order_id
+FROM ({unsynced_cte(grace="'0 seconds'", shop_id=None, sources=GATHERED)}) u
 """
 
 
@@ -72,36 +141,32 @@ def unsynced_packages_sql(*, scoped: bool) -> str:
     `unsynced_in_scope_sql`) and `ftn` (tracking numbers on live Shopify fulfilments, per
     order, for mismatches, duplicates and carriers).
     """
-    scope_so = (
-        "JOIN classify_scope sc ON sc.shop_id = s.shop_id AND sc.order_id = s.shopify_order_id"
-        if scoped
-        else ""
+    # `sos`, `lf` and `pk` are read once (MATERIALIZED) and shared by the CTEs below and in
+    # `_aggregates`; scoped, each is an index lookup per order (or supplier order) in scope.
+    tables = GATHERED if scoped else {name: name for name in GATHERED}
+    sos_from = f"{tables['supplier_order']} s"
+    lf_from = f"{tables['shopify_fulfillment']} f"
+    pk_from = (
+        f"{tables['package']} p JOIN sos s"
+        " ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id"
     )
-    scope_f = (
-        "JOIN classify_scope sc ON sc.shop_id = f.shop_id AND sc.order_id = f.order_id"
-        if scoped
-        else ""
-    )
-    # `sos` and `lf` are read once (MATERIALIZED) and shared by the CTEs below and in
-    # `_aggregates`: on a full pass each is a scan of a whole table hashed against the scope.
     return f"""
 sos AS MATERIALIZED (
     SELECT s.shop_id, s.supplier_order_id, s.shopify_order_id, s.status, s.updated_at,
            s.account_id
-    FROM supplier_order s {scope_so}
+    FROM {sos_from}
     WHERE s.shopify_order_id IS NOT NULL
 ),
 lf AS MATERIALIZED (
     SELECT f.shop_id, f.order_id, f.tracking_numbers_norm, f.tracking_company, f.created_at
-    FROM shopify_fulfillment f {scope_f}
+    FROM {lf_from}
     WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
 ),
-pk AS (
+pk AS MATERIALIZED (
     SELECT s.shop_id, s.shopify_order_id AS order_id, s.status AS supplier_status,
            p.package_id, p.tracking_number, p.tracking_number_norm AS norm, p.carrier,
            coalesce(p.shipped_at, p.stored_at) AS shipped_at, p.last_event_at, p.tracking_status
-    FROM package p
-    JOIN sos s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
+    FROM {pk_from}
     WHERE p.superseded_at IS NULL AND s.status <> 'cancelled'
 ),
 uns AS (
@@ -117,13 +182,8 @@ ftn AS (
 
 
 def _aggregates(*, scoped: bool) -> str:
-    def scope(alias: str, order_column: str = "order_id") -> str:
-        if not scoped:
-            return ""
-        return (
-            f"JOIN classify_scope sc ON sc.shop_id = {alias}.shop_id"
-            f" AND sc.order_id = {alias}.{order_column}"
-        )
+    def rows(table: str, alias: str) -> str:
+        return _scoped_rows(table, alias) if scoped else f"{table} {alias}"
 
     carrier_differs = (
         f"pk.carrier IS NOT NULL AND ftn.company IS NOT NULL AND pk.carrier <> ftn.company"
@@ -149,13 +209,16 @@ pka AS (
            count(*) AS n_pkg,
            count(*) FILTER (WHERE uns.package_id IS NOT NULL) AS n_unsynced,
            min(pk.shipped_at) FILTER (WHERE uns.package_id IS NOT NULL) AS unsynced_since,
-           array_agg(pk.tracking_number) FILTER (WHERE uns.package_id IS NOT NULL)
+           array_agg(pk.tracking_number ORDER BY pk.tracking_number)
+               FILTER (WHERE uns.package_id IS NOT NULL)
                AS unsynced_numbers,
            count(*) FILTER (WHERE uns.before_cutover) AS n_before_cutover,
-           array_agg(pk.tracking_number) FILTER (WHERE uns.before_cutover)
+           array_agg(pk.tracking_number ORDER BY pk.tracking_number)
+               FILTER (WHERE uns.before_cutover)
                AS before_cutover_numbers,
            max(pk.shipped_at) AS last_shipped_at,
-           array_agg(pk.carrier || ' / ' || ftn.company) FILTER (WHERE {carrier_differs})
+           array_agg(pk.carrier || ' / ' || ftn.company ORDER BY pk.tracking_number, ftn.company)
+               FILTER (WHERE {carrier_differs})
                AS carrier_mismatches,
            min(coalesce(pk.last_event_at, pk.shipped_at)) FILTER (
                WHERE pk.supplier_status <> 'delivered'
@@ -170,8 +233,9 @@ pka AS (
 ),
 ftx AS (
     SELECT ftn.shop_id, ftn.order_id,
-           array_agg(ftn.norm) FILTER (WHERE pn.norm IS NULL) AS foreign_numbers,
-           array_agg(ftn.norm) FILTER (WHERE ftn.copies > 1) AS duplicate_numbers,
+           array_agg(ftn.norm ORDER BY ftn.norm) FILTER (WHERE pn.norm IS NULL) AS foreign_numbers,
+           array_agg(ftn.norm ORDER BY ftn.norm) FILTER (WHERE ftn.copies > 1)
+               AS duplicate_numbers,
            max(ftn.created_at) FILTER (WHERE pn.norm IS NULL) AS foreign_since
     FROM ftn
     LEFT JOIN (SELECT DISTINCT shop_id, order_id, norm FROM pk) pn
@@ -196,11 +260,10 @@ ovf AS (
     SELECT q.shop_id, q.order_id, count(*) AS n_over
     FROM (
         SELECT fl.shop_id, fl.order_id, fl.line_item_id, sum(fl.quantity) AS fulfilled
-        FROM shopify_fulfillment_line fl
-        JOIN shopify_fulfillment f
+        FROM {rows("shopify_fulfillment_line", "fl")}
+        JOIN {"classify_fulfillment" if scoped else "shopify_fulfillment"} f
           ON f.shop_id = fl.shop_id AND f.fulfillment_id = fl.fulfillment_id
          AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
-        {scope("fl")}
         GROUP BY 1, 2, 3
     ) q
     JOIN shopify_line_item li ON li.shop_id = q.shop_id AND li.line_item_id = q.line_item_id
@@ -216,9 +279,9 @@ foa AS (
            count(*) FILTER (WHERE lower(fo.status) = 'on_hold') AS n_held,
            min(fo.updated_at) FILTER (WHERE lower(fo.status) = 'on_hold') AS held_since,
            jsonb_agg(jsonb_build_object('fulfillment_order_id', fo.fulfillment_order_id,
-                                        'holds', fo.holds))
+                                        'holds', fo.holds) ORDER BY fo.fulfillment_order_id)
                FILTER (WHERE lower(fo.status) = 'on_hold') AS holds
-    FROM shopify_fulfillment_order fo {scope("fo")}
+    FROM {rows("shopify_fulfillment_order", "fo")}
     GROUP BY 1, 2
 ),
 pua AS (
@@ -227,7 +290,7 @@ pua AS (
            max(pu.updated_at) AS failed_at,
            (array_agg(pu.last_error ORDER BY pu.updated_at DESC))[1] AS last_error,
            array_agg(pu.push_id ORDER BY pu.push_id) AS push_ids
-    FROM push pu {scope("pu")}
+    FROM {"classify_push" if scoped else "push"} pu
     WHERE pu.status = 'failed'
     GROUP BY 1, 2
 )"""
@@ -261,8 +324,7 @@ base AS (
            coalesce(foa.n_held, 0) > 0 AS held, foa.held_since, foa.holds,
            coalesce(pua.n_failed, 0) > 0 AS push_failed, pua.failed_at, pua.last_error,
            pua.push_ids
-    FROM shopify_order o
-    {scope}
+    FROM {orders}
     JOIN th ON th.shop_id = o.shop_id
     LEFT JOIN so ON so.shop_id = o.shop_id AND so.order_id = o.order_id
     LEFT JOIN pka ON pka.shop_id = o.shop_id AND pka.order_id = o.order_id
@@ -273,7 +335,7 @@ base AS (
     LEFT JOIN pua ON pua.shop_id = o.shop_id AND pua.order_id = o.order_id
     WHERE NOT o.test
 ),
-flags AS (
+flags AS MATERIALIZED (
     SELECT b.*,
            b.cancelled OR b.held OR b.push_failed AS sync_blocked,
            NOT b.cancelled AND b.ful_status NOT IN ('fulfilled', 'restocked')
@@ -423,32 +485,28 @@ _COLUMNS = (
 
 
 def classified_orders_sql(*, scoped: bool) -> str:
-    """SELECT of every order-level class row (columns `_COLUMNS`) for the orders in scope."""
-    scope = (
-        "JOIN classify_scope sc ON sc.shop_id = o.shop_id AND sc.order_id = o.order_id"
-        if scoped
-        else ""
-    )
-    any_class = " OR ".join(f"({fragment.when})" for fragment in ORDER_CLASSES)
-    values = ",\n        ".join(
-        f"('{fragment.mismatch_class.value}', {CLASS_SPECS[fragment.mismatch_class].base_priority},"
-        f" {fragment.when}, {fragment.since}, {fragment.breaks_at},"
-        f" CASE WHEN {fragment.when} THEN {fragment.detail} END)"
+    """SELECT of every order-level class row (columns `_COLUMNS`) for the orders in scope.
+
+    `flags` is computed once (MATERIALIZED) and each class is one branch of a UNION ALL that
+    filters it by the class's predicate, so a class's evidence is built only for its hits.
+    """
+    orders = f"{GATHERED['shopify_order'] if scoped else 'shopify_order'} o"
+    branches = "\nUNION ALL\n".join(
+        f"""SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
+       NULL::bigint AS supplier_order_id, '{fragment.mismatch_class.value}' AS class,
+       {CLASS_SPECS[fragment.mismatch_class].base_priority} AS base_priority,
+       {fragment.since} AS since, {fragment.breaks_at} AS breaks_at,
+       {fragment.detail} AS detail, f.account_ids, f.carriers
+FROM flags f
+WHERE {fragment.when}"""
         for fragment in ORDER_CLASSES
     )
     return f"""
 WITH {_THRESHOLDS},
 {unsynced_packages_sql(scoped=scoped)},
 {_aggregates(scoped=scoped)},
-{_BASE.replace("{scope}", scope)}
-SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
-       NULL::bigint AS supplier_order_id, c.class, c.base_priority, c.since, c.breaks_at,
-       c.detail, f.account_ids, f.carriers
-FROM flags f
-CROSS JOIN LATERAL (VALUES
-        {values}
-) AS c(class, base_priority, hit, since, breaks_at, detail)
-WHERE ({any_class}) AND c.hit
+{_BASE.replace("{orders}", orders)}
+{branches}
 """
 
 
@@ -500,30 +558,71 @@ WHERE s.status = 'needs_attention'
 """
 
 
-def candidate_orders_sql() -> str:
-    """Every order any class could apply to, found with cheap set-based screens (full pass).
+def unclaimed_sql() -> str:
+    """(shop_id, order_id, orphan): orders no supplier order claims (orphan false) and the
+    references of supplier orders that no stored order matches (orphan true; order_id NULL
+    for supplier orders without a reference), for the screen (`candidate_orders_sql`).
 
-    Each branch is a superset of the orders one or more classes can match; the detailed
-    classifier then runs on these candidates only (as `classify_scope`). Parameters:
-    $1 timestamptz (now minus the smallest stalled threshold), $2 text[] (Shopify's companies).
-    The branches, by the classes they stand for:
-    - packages and fulfilment tracking numbers that do not pair up, or pair with different
-      carriers, or a package without movement (shipped_not_synced, tracking_mismatch,
-      partially_synced, fulfilled_without_supplier_shipment, push_failed, tracking_stalled);
-    - fulfilments without tracking or with an unknown company (carrier_not_recognised,
-      fulfilled_without_supplier_shipment), and a tracking number on two fulfilments
-      (duplicate_fulfilment: two single-number fulfilments share it, or a fulfilment has
-      several numbers and the classifier looks closer; an over-fulfilled line with distinct
-      numbers is found when its order changes, by the incremental pass, or when another
-      branch names the order);
+    Only the keys are needed, and both sides have a (shop_id, order) index: the planner can
+    merge-join the two indexes read index-only (no heap, no hash of a million rows), which
+    costs a fraction of a hash full join of the tables. Run with merge joins enabled.
+    """
+    return """
+SELECT coalesce(o.shop_id, s.shop_id) AS shop_id, coalesce(o.order_id, s.shopify_order_id)
+       AS order_id, o.order_id IS NULL AS orphan
+FROM (SELECT o.shop_id, o.order_id FROM shopify_order o) o
+FULL JOIN (SELECT s.shop_id, s.shopify_order_id FROM supplier_order s) s
+       ON s.shop_id = o.shop_id AND s.shopify_order_id = o.order_id
+WHERE o.order_id IS NULL OR s.shop_id IS NULL
+"""
+
+
+def candidate_orders_sql() -> str:
+    """The full pass's screen: every order any class could apply to, and every supplier order
+    that may be an orphan, in one statement over each table (full pass).
+
+    Rows (shop_id, order_id, orphan_id): an order candidate has orphan_id NULL; an orphan
+    candidate (a live supplier order no stored Shopify order claims) has its supplier order id
+    there. Each branch is a superset of the orders one or more classes can match; the detailed
+    classifier then runs on these candidates only (as `classify_scope`), and the orphan class on
+    the orphan candidates. Parameters: $1 timestamptz (now minus the smallest stalled
+    threshold), $2 text[] (Shopify's companies).
+
+    It is built for a whole-table pass: hash joins on narrow rows, no aggregation over whole
+    tables (a hash aggregate over a million groups costs several hash joins), each table read
+    once (fulfilments twice: a second scan costs no more than materialising a million rows),
+    and cheap exact short-cuts before `lower()` for the common status values. The branches, by
+    the classes they stand for:
+    - packages and live fulfilments that do not pair up on (order, tracking number), or pair
+      with different carriers, or a package without movement (shipped_not_synced,
+      tracking_mismatch, partially_synced, fulfilled_without_supplier_shipment, push_failed,
+      tracking_stalled). A fulfilment pairs on its first number; one with no number, several
+      numbers or an unknown company is a candidate by itself (carrier_not_recognised, and the
+      classifier looks closer at the rest);
+    - two live fulfilments of one order with the same (first) number (duplicate_fulfilment; an
+      over-fulfilled line with distinct numbers is found when its order changes, by the
+      incremental pass, or when another branch names the order);
     - open, scheduled or held fulfillment orders (partially_synced, held_in_shopify,
       archived_unfulfilled, cancelled_at_supplier_open_in_shopify);
     - orders cancelled, not paid, or archived unfulfilled (cancelled_in_shopify_active_at_supplier,
-      payment_pending, archived_unfulfilled); orders without a supplier order (paid_not_placed);
-      cancelled supplier orders; parked pushes; and every order with an open mismatch row.
+      payment_pending, archived_unfulfilled), and cancelled supplier orders;
+    - from `classify_unclaimed` (`unclaimed_sql`): orders without a supplier order
+      (paid_not_placed), and the supplier orders whose reference no stored order matches
+      (orphans; the orphan class then checks their status);
+    - every order with an open mismatch row (what the screen cannot see stays classified).
+    A parked push needs no branch: push_failed also needs an unsynced package or a foreign
+    number, which the pairing finds.
     """
     return f"""
-WITH pkf AS (
+WITH lf AS NOT MATERIALIZED (
+    SELECT f.shop_id, f.order_id, f.fulfillment_id, f.tracking_numbers_norm[1] AS norm,
+           f.tracking_company AS company,
+           cardinality(f.tracking_numbers_norm) <> 1
+               OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[])) AS alone
+    FROM shopify_fulfillment f
+    WHERE f.status IN ('success', 'SUCCESS') OR {LIVE_FULFILLMENT_STATUSES_SQL}
+),
+pkf AS (
     SELECT s.shop_id, s.shopify_order_id AS order_id, p.tracking_number_norm AS norm, p.carrier,
            coalesce(p.last_event_at, p.shipped_at, p.stored_at) < $1::timestamptz
              AND s.status <> 'delivered'
@@ -532,47 +631,45 @@ WITH pkf AS (
     FROM package p
     JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
     WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
-),
-ftf AS NOT MATERIALIZED (
-    SELECT f.shop_id, f.order_id, t.norm, f.tracking_company
-    FROM shopify_fulfillment f
-    CROSS JOIN LATERAL unnest(f.tracking_numbers_norm) AS t(norm)
-    WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
 )
-SELECT coalesce(pkf.shop_id, ftf.shop_id), coalesce(pkf.order_id, ftf.order_id)
+SELECT coalesce(pkf.shop_id, lf.shop_id) AS shop_id,
+       coalesce(pkf.order_id, lf.order_id) AS order_id, NULL::bigint AS orphan_id
 FROM pkf
-FULL JOIN ftf ON ftf.shop_id = pkf.shop_id AND ftf.order_id = pkf.order_id
-             AND ftf.norm = pkf.norm
-WHERE pkf.norm IS NULL OR ftf.norm IS NULL OR pkf.maybe_stalled
-   OR pkf.carrier IS DISTINCT FROM ftf.tracking_company
-UNION
-SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
-WHERE {LIVE_FULFILLMENT_STATUSES_SQL}
-  AND (cardinality(f.tracking_numbers_norm) <> 1
-       OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[])))
-UNION
-SELECT f.shop_id, f.order_id FROM shopify_fulfillment f
-WHERE {LIVE_FULFILLMENT_STATUSES_SQL} AND cardinality(f.tracking_numbers_norm) = 1
-GROUP BY f.shop_id, f.order_id, f.tracking_numbers_norm[1] HAVING count(*) > 1
-UNION
-SELECT fo.shop_id, fo.order_id FROM shopify_fulfillment_order fo
-WHERE lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
-UNION
-SELECT o.shop_id, o.order_id FROM shopify_order o
+FULL JOIN lf ON lf.shop_id = pkf.shop_id AND lf.order_id = pkf.order_id AND lf.norm = pkf.norm
+WHERE pkf.norm IS NULL OR lf.norm IS NULL OR pkf.maybe_stalled OR lf.alone
+   OR pkf.carrier IS DISTINCT FROM lf.company
+UNION ALL
+-- the number compared as a filter, not a hash key: the join pairs fulfilments of one order
+SELECT f.shop_id, f.order_id, NULL
+FROM lf f
+JOIN lf f2 ON f2.shop_id = f.shop_id AND f2.order_id = f.order_id
+WHERE f2.fulfillment_id > f.fulfillment_id AND (f2.norm = f.norm) IS TRUE
+UNION ALL
+SELECT fo.shop_id, fo.order_id, NULL FROM shopify_fulfillment_order fo
+WHERE fo.status NOT IN ('closed', 'CLOSED')
+  AND lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
+UNION ALL
+SELECT o.shop_id, o.order_id, NULL FROM shopify_order o
 WHERE o.cancelled_at IS NOT NULL
-   OR lower(coalesce(o.financial_status, '')) <> 'paid'
+   OR (o.financial_status IS DISTINCT FROM 'paid'
+       AND lower(coalesce(o.financial_status, '')) <> 'paid')
    OR (o.closed_at IS NOT NULL
        AND lower(coalesce(o.fulfillment_status, '')) NOT IN ('fulfilled', 'restocked'))
-UNION
-SELECT o.shop_id, o.order_id FROM shopify_order o
-WHERE NOT EXISTS (SELECT 1 FROM supplier_order s
-                  WHERE s.shop_id = o.shop_id AND s.shopify_order_id = o.order_id)
-UNION
-SELECT s.shop_id, s.shopify_order_id FROM supplier_order s
+UNION ALL
+SELECT s.shop_id, s.shopify_order_id, NULL FROM supplier_order s
 WHERE s.status = 'cancelled' AND s.shopify_order_id IS NOT NULL
-UNION
-SELECT pu.shop_id, pu.order_id FROM push pu WHERE pu.status = 'failed'
-UNION
-SELECT m.shop_id, m.order_id FROM mismatch m
+UNION ALL
+SELECT u.shop_id, u.order_id, NULL FROM classify_unclaimed u WHERE NOT u.orphan
+UNION ALL
+SELECT s.shop_id, s.shopify_order_id, s.supplier_order_id
+FROM classify_unclaimed u
+JOIN supplier_order s ON s.shop_id = u.shop_id AND s.shopify_order_id = u.order_id
+WHERE u.orphan
+UNION ALL
+SELECT s.shop_id, NULL, s.supplier_order_id
+FROM (SELECT DISTINCT shop_id FROM classify_unclaimed WHERE orphan AND order_id IS NULL) u
+JOIN supplier_order s ON s.shop_id = u.shop_id AND s.shopify_order_id IS NULL
+UNION ALL
+SELECT m.shop_id, m.order_id, NULL FROM mismatch m
 WHERE m.resolved_at IS NULL AND m.subject_kind = 'order'
 """

@@ -26,6 +26,7 @@ it, but never a push candidate (`BEFORE_CUTOVER_SQL` is what the push queries ex
 without the setting has no cut-over.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,9 @@ __all__ = [
     "unsynced_packages",
 ]
 
+# The tables the query reads that `sources` may replace.
+_SOURCES = ("package", "supplier_order", "shopify_order", "shopify_fulfillment", "push")
+
 # Fulfilment statuses that do not put a tracking number in front of the customer.
 LIVE_FULFILLMENT_STATUSES_SQL = "lower(f.status) NOT IN ('cancelled', 'error', 'failure')"
 
@@ -51,35 +55,40 @@ BEFORE_CUTOVER_SQL = (
 )
 
 
-def unsynced_cte(*, grace: str, shop_id: str | None) -> str:
+def unsynced_cte(
+    *, grace: str, shop_id: str | None, sources: Mapping[str, str] | None = None
+) -> str:
     """The unsynced-packages query, for `WITH unsynced AS (...)`.
 
     `grace` is a placeholder for an interval; `shop_id` one for a bigint, or None for every
     shop (a separate text rather than `$n IS NULL OR ...`, so Postgres plans each well).
+    `sources` reads some tables from elsewhere under the same rules: the report's passes point
+    it at their copies of the rows of the orders in scope (`schema.classify.report_sql`).
     """
+    table = {name: name for name in _SOURCES} | dict(sources or {})
     shop_filter = "TRUE" if shop_id is None else f"p.shop_id = {shop_id}::bigint"
     return f"""
     SELECT p.shop_id, so.shopify_order_id AS order_id, p.package_id, p.supplier_order_id,
            p.tracking_number, p.tracking_number_norm, p.carrier, p.tracking_url, p.lines,
            p.shipped_at, p.stored_at, COALESCE(p.shipped_at, p.stored_at) AS waiting_since,
            {BEFORE_CUTOVER_SQL} AS before_cutover
-    FROM package p
+    FROM {table["package"]} p
     JOIN shop s ON s.shop_id = p.shop_id
-    JOIN supplier_order so
+    JOIN {table["supplier_order"]} so
       ON so.shop_id = p.shop_id AND so.supplier_order_id = p.supplier_order_id
-    JOIN shopify_order o
+    JOIN {table["shopify_order"]} o
       ON o.shop_id = so.shop_id AND o.order_id = so.shopify_order_id
     WHERE {shop_filter}
       AND p.superseded_at IS NULL
       AND COALESCE(p.shipped_at, p.stored_at) <= now() - {grace}::interval
       AND NOT EXISTS (
-          SELECT 1 FROM shopify_fulfillment f
+          SELECT 1 FROM {table["shopify_fulfillment"]} f
           WHERE f.shop_id = p.shop_id AND f.order_id = so.shopify_order_id
             AND {LIVE_FULFILLMENT_STATUSES_SQL}
             AND p.tracking_number_norm = ANY (f.tracking_numbers_norm)
       )
       AND NOT EXISTS (
-          SELECT 1 FROM push l
+          SELECT 1 FROM {table["push"]} l
           WHERE l.shop_id = p.shop_id AND l.order_id = so.shopify_order_id
             AND l.status IN ('succeeded', 'adopted')
             AND p.package_id = ANY (l.package_ids)

@@ -17,12 +17,37 @@ from core.report_classes import AgeBuckets
 from schema.db import Connection
 
 __all__ = [
+    "SEEN_SQL",
     "ReportFilter",
     "SortKey",
     "fetch_run_bridge",
     "mismatch_rows_sql",
     "summary_counts",
 ]
+
+
+# An open row's "last seen" and lifecycle, derived at read time. A full pass writes only the
+# rows whose class data changed, yet every row open after it was found by it: a row is seen by
+# its shop's latest full run `lr` (columns run_id, as_of; from `last_full_runs`) once any full
+# run has seen it (first_run_id set; a row an incremental pass opened has none until the next
+# full run), and `persisting` once a later full run than its first saw it. The stored columns
+# hold the last pass that wrote the row (the incremental pass refreshes what it finds); a
+# resolved row has them frozen by the pass that resolved it. Aliases: `m` mismatch, `lr` run.
+SEEN_SQL: dict[str, str] = {
+    "last_full_runs": """
+        SELECT sh.shop_id, r.run_id, r.as_of FROM shop sh
+        LEFT JOIN LATERAL (
+            SELECT r.run_id, r.as_of FROM classify_run r
+            WHERE r.shop_id = sh.shop_id AND r.kind = 'full'
+            ORDER BY r.run_id DESC LIMIT 1
+        ) r ON TRUE""",
+    "last_seen_at": "CASE WHEN m.resolved_at IS NULL AND m.first_run_id IS NOT NULL"
+    " THEN greatest(m.last_seen_at, lr.as_of) ELSE m.last_seen_at END",
+    "last_run_id": "CASE WHEN m.resolved_at IS NULL AND m.first_run_id IS NOT NULL"
+    " THEN greatest(m.last_run_id, lr.run_id) ELSE m.last_run_id END",
+    "lifecycle": "CASE WHEN m.resolved_at IS NOT NULL THEN 'resolved'"
+    " WHEN m.first_run_id < lr.run_id THEN 'persisting' ELSE 'new' END",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,7 +194,7 @@ def _attribute_where(
     if f.classes:
         where.append(f"m.class = ANY ({params.add(list(f.classes))}::text[])")
     if f.lifecycles:
-        where.append(f"m.lifecycle = ANY ({params.add(list(f.lifecycles))}::text[])")
+        where.append(f"{SEEN_SQL['lifecycle']} = ANY ({params.add(list(f.lifecycles))}::text[])")
     if f.priorities:
         where.append(f"{priority} = ANY ({params.add(list(f.priorities))}::int[])")
     if f.age_buckets:
@@ -254,12 +279,15 @@ def mismatch_rows_sql(
                m.base_priority, {priority} AS priority, m.since, m.breaks_at,
                extract(epoch FROM {age})::bigint AS age_seconds,
                {_age_bucket_sql(age, buckets)} AS age_bucket,
-               m.lifecycle, m.first_seen_at, m.last_seen_at, m.first_run_id, m.last_run_id,
+               {SEEN_SQL["lifecycle"]} AS lifecycle, m.first_seen_at,
+               {SEEN_SQL["last_seen_at"]} AS last_seen_at, m.first_run_id,
+               {SEEN_SQL["last_run_id"]} AS last_run_id,
                m.resolved_at, m.resolution, m.detail, m.carriers, m.account_ids,
                m.acknowledged_at, m.acknowledged_by, m.acknowledged_until,
                m.acknowledge_reason, m.snoozed_at, m.snoozed_by, m.snoozed_until,
                m.snooze_reason
         FROM mismatch m
+        LEFT JOIN ({SEEN_SQL["last_full_runs"]}) lr ON lr.shop_id = m.shop_id
         WHERE {" AND ".join(where)}
         """
     ]

@@ -1,11 +1,15 @@
 """The mismatch report's tables: one row per (shop, subject, class), the passes, the dirty set.
 
-A mismatch row lives across classification passes: `lifecycle` is new when a pass first finds
-it, persisting when a later full pass finds it again, resolved when a pass no longer does. A
-full pass is a "run"; `classify_run` keeps each pass's bridge (open before + opened - resolved =
-open after). `classify_dirty` is filled by statement-level triggers on both sides' tables
-(migration 0005), so the incremental pass re-classifies exactly the orders whose state changed,
-whoever wrote them.
+A mismatch row lives across classification passes: it is new when a pass first finds it,
+persisting when a later full pass finds it again, resolved when a pass no longer does. A full
+pass is a "run"; `classify_run` keeps each pass's bridge (open before + opened - resolved =
+open after). A full pass writes only the rows whose class data changed: every row open after
+it was found by it, so an open row's `last_seen_at`, `last_run_id` and `persisting` are derived
+at read time from its shop's latest full run (`schema.queries.report.SEEN_SQL`); the stored
+`lifecycle` is `new` or `resolved`, and the stored "last seen" columns are those of the last
+pass that wrote the row. `classify_dirty` is filled by statement-level triggers on both sides'
+tables (migration 0005), so the incremental pass re-classifies exactly the orders whose state
+changed, whoever wrote them.
 """
 
 from datetime import datetime
@@ -94,6 +98,8 @@ class ClassifyRun(SQLModel, table=True):
     run_id: int = bigint_id()
     # full or incremental
     kind: str
+    # the pass's "now": what it classified against, and when the rows it found were seen
+    as_of: datetime
     started_at: datetime
     finished_at: datetime
     # open rows this pass found (pending or break)

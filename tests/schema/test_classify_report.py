@@ -10,6 +10,7 @@ from core.report_classes import Thresholds
 from schema.classify.passes import run_full_pass, run_incremental_pass
 from schema.db import Connection
 from schema.queries.push import pushable_orders
+from schema.queries.report import SEEN_SQL
 from tests.seed import (
     EXPECTED,
     NOW,
@@ -29,11 +30,24 @@ from tests.seed import (
 DAY = timedelta(days=1)
 
 
+# Open rows as readers see them: lifecycle and "last seen" are derived from the latest full run.
+_SEEN_ROWS = f"""
+SELECT m.*, {SEEN_SQL["lifecycle"]} AS seen_lifecycle,
+       {SEEN_SQL["last_seen_at"]} AS seen_last_seen_at,
+       {SEEN_SQL["last_run_id"]} AS seen_last_run_id
+FROM mismatch m LEFT JOIN ({SEEN_SQL["last_full_runs"]}) lr ON lr.shop_id = m.shop_id
+WHERE m.shop_id = $1 AND m.resolved_at IS NULL
+"""
+
+
 async def _rows(connection: Connection, shop_id: int) -> dict[tuple[int, str], dict[str, Any]]:
-    rows = await connection.fetch(
-        "SELECT * FROM mismatch WHERE shop_id = $1 AND resolved_at IS NULL", shop_id
-    )
-    return {(row["subject_key"], row["class"]): dict(row) for row in rows}
+    found = {}
+    for record in await connection.fetch(_SEEN_ROWS, shop_id):
+        row = dict(record)
+        for column in ("lifecycle", "last_seen_at", "last_run_id"):
+            row[column] = row.pop(f"seen_{column}")
+        found[(row["subject_key"], row["class"])] = row
+    return found
 
 
 async def test_full_pass_finds_every_planted_class_and_nothing_else(pool: asyncpg.Pool) -> None:

@@ -148,6 +148,34 @@ async def test_ok_rows_on_request(
     assert [(row["shopify"]["order_id"], row["class"]) for row in rows] == [(1, None), (16, None)]
 
 
+async def test_a_second_full_run_shows_rows_persisting_and_seen_by_it(
+    pool: asyncpg.Pool, client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """A full pass writes only changed rows; the API derives lifecycle and "last seen"."""
+    ids = await _store(pool)
+    later = NOW + timedelta(minutes=10)
+    async with pool.acquire() as connection:
+        await connection.execute(
+            "UPDATE shopify_order SET financial_status = 'paid' WHERE shop_id = $1"
+            " AND order_id = 13",
+            ids["shop"],
+        )
+        second = await run_full_pass(connection, now=later, thresholds=Thresholds())
+    persisting = await _all_rows(client, admin_headers, lifecycle="persisting")
+    everything = await _all_rows(client, admin_headers)
+    resolved = await _all_rows(client, admin_headers, lifecycle="resolved")
+    assert await _all_rows(client, admin_headers, lifecycle="new") == []
+    assert [row["row_id"] for row in persisting] == [row["row_id"] for row in everything]
+    assert {row["lifecycle"] for row in everything} == {"persisting"}
+    assert {row["last_run_id"] for row in everything} == {second.run_id}
+    assert {row["last_seen_at"] for row in everything} == {later.isoformat().replace("+00:00", "Z")}
+    assert [(row["class"], row["lifecycle"]) for row in resolved] == [
+        ("payment_pending", "resolved")
+    ]
+    assert resolved[0]["last_seen_at"] == NOW.isoformat().replace("+00:00", "Z")
+    assert resolved[0]["last_run_id"] == second.run_id - 1
+
+
 async def test_csv_and_ndjson_exports_stream_every_row(
     pool: asyncpg.Pool, client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:

@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         default=[7],
         description="Minutes of each hour the full classification pass runs (the safety net).",
     )
+    classify_full_pass_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Batches of shops the full pass classifies at once, each on its own"
+        " database connection (about one per database core; keep below db_pool_max).",
+    )
     # Connecting stores and keeping them in sync (docs/connect.md).
     shopify_app_client_id: str | None = Field(
         default=None,

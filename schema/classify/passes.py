@@ -15,8 +15,19 @@ steps, in one transaction the caller does not need to open:
    succeeded since they opened, else `self_healed`), their derived "last seen" frozen;
 4. each shop's bridge (open before + opened - resolved = open after) goes to `classify_run`,
    and every opening and resolution to the order's timeline.
+
+The full pass runs these steps per batch of shops (`schema.classify.batches`: contiguous
+ranges of shop ids with about equal orders), each batch in its own transaction, up to
+`concurrency` batches at once on their own pool connections: every table is keyed by shop
+first and a shop's classification reads only its own rows. The batches share one run id; a
+shop's `classify_run` row commits with its batch, so a reader sees each shop at its latest
+complete run. A batch that fails rolls back whole: its shops keep their previous state (rows,
+latest run, dirty set) and get no `classify_run` row for this run; the other batches commit,
+and the pass then raises (`FullPassIncompleteError` names the shops done and not done).
 """
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -26,6 +37,7 @@ import structlog
 
 from core.carriers import SHOPIFY_TRACKING_COMPANIES, carrier_key, resolve_carrier
 from core.report_classes import Thresholds, resolve_thresholds
+from schema.classify.batches import ShopBatch, plan_batches, shop_weights
 from schema.classify.report_sql import (
     candidate_orders_sql,
     classified_orders_sql,
@@ -35,9 +47,9 @@ from schema.classify.report_sql import (
     unclaimed_sql,
     unsynced_in_scope_sql,
 )
-from schema.db import Connection
+from schema.db import Connection, Pool
 
-__all__ = ["PassResult", "run_full_pass", "run_incremental_pass"]
+__all__ = ["FullPassIncompleteError", "PassResult", "run_full_pass", "run_incremental_pass"]
 
 log = structlog.get_logger()
 
@@ -54,12 +66,32 @@ class PassResult:
     resolved: int
 
 
+class FullPassIncompleteError(RuntimeError):
+    """Some batches of a full pass failed (the first failure is the cause); the others committed.
+
+    `result` counts the shops that completed; `failed_shop_ids` kept their previous state.
+    """
+
+    def __init__(self, result: PassResult, failed_shop_ids: Sequence[int]) -> None:
+        self.result = result
+        self.failed_shop_ids = list(failed_shop_ids)
+        super().__init__(
+            f"full pass {result.run_id}: {len(self.failed_shop_ids)} shops not classified"
+            f" ({result.shops} done)"
+        )
+
+
 async def _thresholds_param(
-    connection: Connection, defaults: Thresholds
+    connection: Connection, defaults: Thresholds, batch: ShopBatch | None = None
 ) -> tuple[list[dict[str, Any]], list[int]]:
-    """Per-shop thresholds as the jsonb array the SQL reads; uninstalled shops are left out."""
+    """Per-shop thresholds as the jsonb array the SQL reads; uninstalled shops are left out.
+
+    With a batch, its shops only (the shops of its range the pass planned: a shop created since
+    waits for the next pass, as it would for one started a moment later)."""
     rows = await connection.fetch(
-        "SELECT shop_id, settings FROM shop WHERE status <> 'uninstalled' ORDER BY shop_id"
+        "SELECT shop_id, settings FROM shop WHERE status <> 'uninstalled'"
+        " AND ($1::bigint[] IS NULL OR shop_id = ANY ($1::bigint[])) ORDER BY shop_id",
+        None if batch is None else list(batch.shop_ids),
     )
     entries = []
     for row in rows:
@@ -295,9 +327,11 @@ _INCREMENTAL_SCOPE = (
 )
 
 
-async def _stalled_overrides(connection: Connection, thresholds: Thresholds) -> list[timedelta]:
+async def _stalled_overrides(
+    connection: Connection, thresholds: Thresholds, batch: ShopBatch
+) -> list[timedelta]:
     """Every shop's tracking_stalled threshold, so the screen's cutoff covers the smallest."""
-    thresholds_by_shop, _ = await _thresholds_param(connection, thresholds)
+    thresholds_by_shop, _ = await _thresholds_param(connection, thresholds, batch)
     return [timedelta(seconds=entry["tracking_stalled_after"]) for entry in thresholds_by_shop]
 
 
@@ -316,17 +350,20 @@ async def _classify_and_merge(
     kind: str,
     now: datetime,
     thresholds: Thresholds,
+    batch: ShopBatch | None = None,
+    run_id: int | None = None,
 ) -> PassResult:
     """Classify `classify_scope` (orders) and the supplier orders in `classify_scope_subjects`
-    (orphan candidates), then merge and resolve: within the dirty set (incremental) or
-    everywhere (full)."""
+    (orphan candidates), then merge and resolve: within the dirty set (incremental) or the
+    batch's shops (full, with the pass's `run_id`)."""
     started = datetime.now(now.tzinfo)
     # Merge joins on (shop_id) alone with a filter on the rest go quadratic when the estimate
     # of a small side is off; hash joins (big scopes) and nested loops (small ones) do not.
     await connection.execute("SET LOCAL enable_mergejoin = off")
     await connection.execute("SET LOCAL jit = off")
-    run_id: int = await connection.fetchval("SELECT nextval('classify_run_id_seq')")
-    th, shop_ids = await _thresholds_param(connection, thresholds)
+    if run_id is None:
+        run_id = int(await connection.fetchval("SELECT nextval('classify_run_id_seq')"))
+    th, shop_ids = await _thresholds_param(connection, thresholds, batch)
     # Orders and orphans are always classified within the scope: the dirty set (incremental)
     # or the screened candidates (full). Resolution covers everything on a full pass.
     for statement in gather_sql():
@@ -397,7 +434,7 @@ async def _classify_and_merge(
         resolved=sum(resolved.values()),
     )
     log.info(
-        "classify.pass_finished",
+        "classify.pass_finished" if batch is None else "classify.batch_finished",
         run_id=run_id,
         kind=kind,
         shops=result.shops,
@@ -413,23 +450,103 @@ async def run_full_pass(
     *,
     now: datetime,
     thresholds: Thresholds,
+    pool: "Pool | None" = None,
+    concurrency: int = 1,
 ) -> PassResult:
-    """Classify every order of every connected shop: one report run."""
+    """Classify every order of every connected shop: one report run.
+
+    The shops are split into `concurrency` batches (one when no `pool` is given); the first
+    runs on `connection`, the others on connections from `pool`, all at once. The caller holds
+    the lock that keeps passes from overlapping (`workers.jobs.classify`)."""
+    started = time.perf_counter()
+    run_id = int(await connection.fetchval("SELECT nextval('classify_run_id_seq')"))
+    shop_ids = [
+        row["shop_id"]
+        for row in await connection.fetch(
+            "SELECT shop_id FROM shop WHERE status <> 'uninstalled' ORDER BY shop_id"
+        )
+    ]
+    parts = concurrency if pool is not None else 1
+    batches = plan_batches(await shop_weights(connection, shop_ids), parts)
+    log.info("classify.full_pass_started", run_id=run_id, shops=len(shop_ids), batches=len(batches))
+
+    async def on_pool(batch: ShopBatch) -> PassResult:
+        assert pool is not None  # noqa: S101  (only more than one batch when there is a pool)
+        async with pool.acquire() as other:
+            return await _full_pass_batch(
+                other, batch, run_id=run_id, now=now, thresholds=thresholds
+            )
+
+    outcomes = await asyncio.gather(
+        _full_pass_batch(connection, batches[0], run_id=run_id, now=now, thresholds=thresholds),
+        *(on_pool(batch) for batch in batches[1:]),
+        return_exceptions=True,
+    )
+    done = [outcome for outcome in outcomes if isinstance(outcome, PassResult)]
+    failures = [
+        (batch, outcome)
+        for batch, outcome in zip(batches, outcomes, strict=True)
+        if not isinstance(outcome, PassResult)
+    ]
+    result = PassResult(
+        run_id=run_id,
+        kind="full",
+        shops=sum(part.shops for part in done),
+        found=sum(part.found for part in done),
+        opened=sum(part.opened for part in done),
+        resolved=sum(part.resolved for part in done),
+    )
+    log.info(
+        "classify.pass_finished",
+        run_id=run_id,
+        kind="full",
+        shops=result.shops,
+        batches=len(batches),
+        failed_batches=len(failures),
+        found=result.found,
+        opened=result.opened,
+        resolved=result.resolved,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    if failures:
+        first_error = failures[0][1]
+        if not isinstance(first_error, Exception) or not done:
+            raise first_error  # cancelled, or nothing committed: the error itself
+        failed = [shop for batch, _ in failures for shop in batch.shop_ids]
+        raise FullPassIncompleteError(result, failed) from first_error
+    return result
+
+
+async def _full_pass_batch(
+    connection: Connection,
+    batch: ShopBatch,
+    *,
+    run_id: int,
+    now: datetime,
+    thresholds: Thresholds,
+) -> PassResult:
+    """Screen, classify and merge the shops of one batch, in one transaction."""
     async with connection.transaction():
         await connection.execute("SET LOCAL work_mem = '256MB'")
         await connection.execute("SET LOCAL jit = off")
+        bounds = (batch.first, batch.last)
         # Everything dirty now is covered by this pass; later changes mark themselves again.
-        await connection.execute("DELETE FROM classify_dirty")
+        await connection.execute(
+            "DELETE FROM classify_dirty WHERE shop_id BETWEEN $1 AND $2", *bounds
+        )
         # Orders and supplier orders matched on their indexes alone (a merge join, read
         # index-only); the rest of the screen joins whole tables: hash joins, never merge joins
         # over sorts of them.
         await connection.execute(
-            f"CREATE TEMP TABLE classify_unclaimed ON COMMIT DROP AS {unclaimed_sql()}"
+            f"CREATE TEMP TABLE classify_unclaimed ON COMMIT DROP AS {unclaimed_sql()}", *bounds
         )
         await connection.execute("ANALYZE classify_unclaimed")
         await connection.execute("SET LOCAL enable_mergejoin = off")
         stalled = min(
-            [thresholds.tracking_stalled_after, *await _stalled_overrides(connection, thresholds)]
+            [
+                thresholds.tracking_stalled_after,
+                *await _stalled_overrides(connection, thresholds, batch),
+            ]
         )
         await connection.execute(
             "CREATE TEMP TABLE classify_scope (shop_id bigint, order_id bigint) ON COMMIT DROP"
@@ -453,10 +570,13 @@ async def run_full_pass(
             """,
             now - stalled,
             sorted(SHOPIFY_TRACKING_COMPANIES),
+            *bounds,
         )
         await connection.execute("ANALYZE classify_scope")
         await connection.execute("ANALYZE classify_scope_subjects")
-        return await _classify_and_merge(connection, kind="full", now=now, thresholds=thresholds)
+        return await _classify_and_merge(
+            connection, kind="full", now=now, thresholds=thresholds, batch=batch, run_id=run_id
+        )
 
 
 async def run_incremental_pass(

@@ -566,12 +566,14 @@ def unclaimed_sql() -> str:
     Only the keys are needed, and both sides have a (shop_id, order) index: the planner can
     merge-join the two indexes read index-only (no heap, no hash of a million rows), which
     costs a fraction of a hash full join of the tables. Run with merge joins enabled.
+    Parameters: $1, $2 bigint, the batch's shop ids (inclusive bounds, `ShopBatch`).
     """
     return """
 SELECT coalesce(o.shop_id, s.shop_id) AS shop_id, coalesce(o.order_id, s.shopify_order_id)
        AS order_id, o.order_id IS NULL AS orphan
-FROM (SELECT o.shop_id, o.order_id FROM shopify_order o) o
-FULL JOIN (SELECT s.shop_id, s.shopify_order_id FROM supplier_order s) s
+FROM (SELECT o.shop_id, o.order_id FROM shopify_order o WHERE o.shop_id BETWEEN $1 AND $2) o
+FULL JOIN (SELECT s.shop_id, s.shopify_order_id FROM supplier_order s
+           WHERE s.shop_id BETWEEN $1 AND $2) s
        ON s.shop_id = o.shop_id AND s.shopify_order_id = o.order_id
 WHERE o.order_id IS NULL OR s.shop_id IS NULL
 """
@@ -586,7 +588,9 @@ def candidate_orders_sql() -> str:
     there. Each branch is a superset of the orders one or more classes can match; the detailed
     classifier then runs on these candidates only (as `classify_scope`), and the orphan class on
     the orphan candidates. Parameters: $1 timestamptz (now minus the smallest stalled
-    threshold), $2 text[] (Shopify's companies).
+    threshold), $2 text[] (Shopify's companies), $3 and $4 bigint (the batch's shop ids,
+    inclusive bounds: a pass screens each batch of shops in its own transaction, see
+    `schema.classify.batches`; `classify_unclaimed` holds the batch's rows only).
 
     It is built for a whole-table pass: hash joins on narrow rows, no aggregation over whole
     tables (a hash aggregate over a million groups costs several hash joins), each table read
@@ -620,7 +624,8 @@ WITH lf AS NOT MATERIALIZED (
            cardinality(f.tracking_numbers_norm) <> 1
                OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[])) AS alone
     FROM shopify_fulfillment f
-    WHERE f.status IN ('success', 'SUCCESS') OR {LIVE_FULFILLMENT_STATUSES_SQL}
+    WHERE f.shop_id BETWEEN $3 AND $4
+      AND (f.status IN ('success', 'SUCCESS') OR {LIVE_FULFILLMENT_STATUSES_SQL})
 ),
 pkf AS (
     SELECT s.shop_id, s.shopify_order_id AS order_id, p.tracking_number_norm AS norm, p.carrier,
@@ -631,6 +636,7 @@ pkf AS (
     FROM package p
     JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
     WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
+      AND p.shop_id BETWEEN $3 AND $4 AND s.shop_id BETWEEN $3 AND $4
 )
 SELECT coalesce(pkf.shop_id, lf.shop_id) AS shop_id,
        coalesce(pkf.order_id, lf.order_id) AS order_id, NULL::bigint AS orphan_id
@@ -646,18 +652,19 @@ JOIN lf f2 ON f2.shop_id = f.shop_id AND f2.order_id = f.order_id
 WHERE f2.fulfillment_id > f.fulfillment_id AND (f2.norm = f.norm) IS TRUE
 UNION ALL
 SELECT fo.shop_id, fo.order_id, NULL FROM shopify_fulfillment_order fo
-WHERE fo.status NOT IN ('closed', 'CLOSED')
+WHERE fo.shop_id BETWEEN $3 AND $4 AND fo.status NOT IN ('closed', 'CLOSED')
   AND lower(fo.status) IN ('open', 'in_progress', 'scheduled', 'on_hold')
 UNION ALL
 SELECT o.shop_id, o.order_id, NULL FROM shopify_order o
-WHERE o.cancelled_at IS NOT NULL
-   OR (o.financial_status IS DISTINCT FROM 'paid'
-       AND lower(coalesce(o.financial_status, '')) <> 'paid')
-   OR (o.closed_at IS NOT NULL
-       AND lower(coalesce(o.fulfillment_status, '')) NOT IN ('fulfilled', 'restocked'))
+WHERE o.shop_id BETWEEN $3 AND $4
+  AND (o.cancelled_at IS NOT NULL
+       OR (o.financial_status IS DISTINCT FROM 'paid'
+           AND lower(coalesce(o.financial_status, '')) <> 'paid')
+       OR (o.closed_at IS NOT NULL
+           AND lower(coalesce(o.fulfillment_status, '')) NOT IN ('fulfilled', 'restocked')))
 UNION ALL
 SELECT s.shop_id, s.shopify_order_id, NULL FROM supplier_order s
-WHERE s.status = 'cancelled' AND s.shopify_order_id IS NOT NULL
+WHERE s.shop_id BETWEEN $3 AND $4 AND s.status = 'cancelled' AND s.shopify_order_id IS NOT NULL
 UNION ALL
 SELECT u.shop_id, u.order_id, NULL FROM classify_unclaimed u WHERE NOT u.orphan
 UNION ALL
@@ -671,5 +678,5 @@ FROM (SELECT DISTINCT shop_id FROM classify_unclaimed WHERE orphan AND order_id 
 JOIN supplier_order s ON s.shop_id = u.shop_id AND s.shopify_order_id IS NULL
 UNION ALL
 SELECT m.shop_id, m.order_id, NULL FROM mismatch m
-WHERE m.resolved_at IS NULL AND m.subject_kind = 'order'
+WHERE m.shop_id BETWEEN $3 AND $4 AND m.resolved_at IS NULL AND m.subject_kind = 'order'
 """

@@ -29,9 +29,10 @@ from tests.seed import (
 # Every order and every supplier order, with the screen's columns and parameters.
 _EVERYTHING = """
 SELECT shop_id, order_id, NULL::bigint AS orphan_id FROM shopify_order
-WHERE $1::timestamptz IS NOT NULL AND $2::text[] IS NOT NULL
+WHERE $1::timestamptz IS NOT NULL AND $2::text[] IS NOT NULL AND shop_id BETWEEN $3 AND $4
 UNION ALL
 SELECT shop_id, shopify_order_id, supplier_order_id FROM supplier_order
+WHERE shop_id BETWEEN $3 AND $4
 """
 
 _OPEN_ROWS = f"""

@@ -3,7 +3,9 @@
 The incremental pass re-classifies the subjects the dirty-set triggers marked (and pending rows
 whose grace ended); the full pass re-classifies everything and is the safety net (and the
 report's "run": lifecycle and the bridge are counted per full pass). Both are idempotent and
-safe to run concurrently with writers; two passes never overlap (an advisory lock).
+safe to run concurrently with writers; two passes never overlap (an advisory lock, held by the
+connection that runs the pass; the full pass's other batches run on further pool connections,
+`classify_full_pass_concurrency` in all).
 """
 
 from datetime import UTC, datetime
@@ -55,7 +57,13 @@ async def run_classify(
         try:
             moment = now or datetime.now(UTC)
             if full:
-                return await run_full_pass(connection, now=moment, thresholds=thresholds)
+                return await run_full_pass(
+                    connection,
+                    now=moment,
+                    thresholds=thresholds,
+                    pool=pool,
+                    concurrency=settings.classify_full_pass_concurrency,
+                )
             return await run_incremental_pass(connection, now=moment, thresholds=thresholds)
         finally:
             await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)

@@ -49,13 +49,16 @@ def plan_batches(weights: Mapping[int, float], parts: int) -> list[ShopBatch]:
     groups: list[list[int]] = [[]]
     done = 0.0
     for index, shop in enumerate(shops):
+        weight = max(weights[shop], 0.0)
         left_shops, left_parts = len(shops) - index, parts - len(groups)
-        # cut once this batch holds its share, or when each shop left needs a batch of its own
-        reached = done >= total * len(groups) / parts
+        # Cut before a shop that would sit mostly past this batch's share (so ten equal shops
+        # split five and five even when the measured shares are a hair under a tenth), or when
+        # each shop left needs a batch of its own.
+        reached = done + weight / 2 > total * len(groups) / parts
         if groups[-1] and left_parts > 0 and (reached or left_shops == left_parts):
             groups.append([])
         groups[-1].append(shop)
-        done += max(weights[shop], 0.0)
+        done += weight
     batches = []
     for number, group in enumerate(groups):
         first = BIGINT_MIN if number == 0 else group[0]

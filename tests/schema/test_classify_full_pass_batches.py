@@ -262,3 +262,10 @@ async def test_a_failed_batch_leaves_its_shops_as_they_were(
         assert of(after, name, done) != of(before, name, done)
     assert {row[-1] for row in of(after, "bridges", done)} == {1, 2}
     assert first.shops == len(shops)
+
+
+def test_nearly_equal_shops_split_evenly() -> None:
+    # Shares as the planner's statistics measure ten equal shops: each a hair off a tenth.
+    shares = [0.0998, 0.0999, 0.1001, 0.0997, 0.0999, 0.1003, 0.1002, 0.1, 0.1001, 0.1]
+    batches = plan_batches(dict(enumerate(shares, start=1)), 2)
+    assert [len(batch.shop_ids) for batch in batches] == [5, 5]

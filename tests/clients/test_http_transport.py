@@ -3,12 +3,20 @@ and idle connections the server closed are never reused; against a recording str
 per request."""
 
 import asyncio
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpcore
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from clients.http_transport import _ReadyStream, outbound_transport
 
@@ -179,3 +187,61 @@ async def test_a_large_body_is_sent_as_it_comes_not_held_whole() -> None:
     await stream.write(b"0\r\n\r\n")
     await stream.read(100)
     assert inner.sent[1:] == [b"0\r\n\r\n"]
+
+
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path, key_path = directory / "server.pem", directory / "server.key"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_path, key_path
+
+
+async def test_https_answers_match_and_connections_are_kept_alive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Shopify is HTTPS: the stream is wrapped again after the TLS handshake (start_tls).
+    certificate_path, key_path = _self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate_path))  # httpx trusts it from the env
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(certificate_path, key_path)
+    state = _Server()
+    listener = await asyncio.start_server(state.handle, "127.0.0.1", 0, ssl=server_context)
+    port = listener.sockets[0].getsockname()[1]
+    async with (
+        listener,
+        httpx.AsyncClient(
+            base_url=f"https://127.0.0.1:{port}",
+            transport=outbound_transport(limits=_LIMITS),
+            timeout=5.0,
+        ) as client,
+    ):
+        for index in range(3):
+            answer = await client.post("/graphql.json", content=b"%d" % index)
+            assert answer.content == b"echo:%d" % index
+            assert type(answer.extensions["network_stream"]).__name__ == "_ReadyStream"
+    assert (state.requests_received, state.connections) == (3, 1)

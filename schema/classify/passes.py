@@ -41,6 +41,7 @@ from schema.classify.batches import ShopBatch, plan_batches, shop_weights
 from schema.classify.report_sql import (
     candidate_orders_sql,
     classified_orders_sql,
+    duplicated_sql,
     gather_sql,
     orphan_supplier_orders_sql,
     shop_attention_sql,
@@ -541,6 +542,13 @@ async def _full_pass_batch(
             f"CREATE TEMP TABLE classify_unclaimed ON COMMIT DROP AS {unclaimed_sql()}", *bounds
         )
         await connection.execute("ANALYZE classify_unclaimed")
+        # Duplicate fulfilments: one ordered index-only scan, grouped as it streams (see
+        # `duplicated_sql`); the planner would hash a million groups instead.
+        await connection.execute("SET LOCAL enable_hashagg = off")
+        await connection.execute(
+            f"CREATE TEMP TABLE classify_duplicated ON COMMIT DROP AS {duplicated_sql()}", *bounds
+        )
+        await connection.execute("SET LOCAL enable_hashagg = on")
         await connection.execute("SET LOCAL enable_mergejoin = off")
         stalled = min(
             [

@@ -58,11 +58,12 @@ def _class_data(rows: dict[tuple[str, int, str], dict[str, Any]]) -> dict[Any, t
 
 
 async def _seed_edge_cases(connection: Connection) -> None:
-    """Orders the screen must still see: a fulfilment with two numbers, one without any, a
-    supplier order pointing at an order never stored, one without a reference."""
+    """Orders the screen must still see: a fulfilment with two numbers, one without any, the
+    supplier's one number fulfilled twice, a supplier order pointing at an order never stored,
+    one without a reference."""
     shop = await seed_shop(connection, domain="edges.myshopify.com")
     account = await seed_account(connection, name="cj-edges")
-    for order_id in (1, 2):
+    for order_id in (1, 2, 3, 4):
         await seed_order(connection, shop_id=shop, order_id=order_id)
         await seed_fulfillment_order(
             connection,
@@ -87,6 +88,16 @@ async def _seed_edge_cases(connection: Connection) -> None:
     # 2: a fulfilment without a number next to the synced one: fulfilled twice
     await seed_fulfillment(connection, shop_id=shop, order_id=2, fulfillment_id=21, tracking=["A2"])
     await seed_fulfillment(connection, shop_id=shop, order_id=2, fulfillment_id=22, tracking=[])
+    # 3: the supplier's number on two live fulfilments: every package pairs, carriers agree
+    for fulfillment_id in (31, 32):
+        await seed_fulfillment(
+            connection, shop_id=shop, order_id=3, fulfillment_id=fulfillment_id, tracking=["A3"]
+        )
+    # 4: the same, but one of the two was cancelled: no duplicate
+    await seed_fulfillment(connection, shop_id=shop, order_id=4, fulfillment_id=41, tracking=["A4"])
+    await seed_fulfillment(
+        connection, shop_id=shop, order_id=4, fulfillment_id=42, tracking=["A4"], status="cancelled"
+    )
     for external_id, reference in (("E-LOST", 999), ("E-NOREF", None)):
         await seed_supplier_order(
             connection,
@@ -96,6 +107,14 @@ async def _seed_edge_cases(connection: Connection) -> None:
             shopify_order_id=reference,
             stored_at=NOW - timedelta(days=1),
         )
+
+
+async def _shop_id(pool: asyncpg.Pool, domain: str) -> int:
+    async with pool.acquire() as connection:
+        shop_id: int = await connection.fetchval(
+            "SELECT shop_id FROM shop WHERE domain = $1", domain
+        )
+    return shop_id
 
 
 async def test_the_screen_misses_nothing_the_classifier_finds_on_every_order(
@@ -123,6 +142,14 @@ async def test_the_screen_misses_nothing_the_classifier_finds_on_every_order(
     edge_classes = {key[2] for key in found if key[0] == "supplier_order"}
     assert edge_classes == {"supplier_order_without_shopify_order"}
     assert sum(1 for key in found if key[0] == "supplier_order") == 3  # planted + two edges
+    edge_shop = await _shop_id(pool, "edges.myshopify.com")
+    async with pool.acquire() as connection:
+        duplicated = await connection.fetch(
+            "SELECT order_id FROM mismatch WHERE shop_id = $1 AND resolved_at IS NULL"
+            " AND class = 'duplicate_fulfilment' ORDER BY order_id",
+            edge_shop,
+        )
+    assert [row["order_id"] for row in duplicated] == [3]  # 4's second fulfilment is cancelled
 
 
 async def test_a_full_pass_rewrites_no_unchanged_row_and_readers_see_it_persisting(

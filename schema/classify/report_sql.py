@@ -602,7 +602,13 @@ def candidate_orders_sql() -> str:
       tracking_mismatch, partially_synced, fulfilled_without_supplier_shipment, push_failed,
       tracking_stalled). A fulfilment pairs on its first number; one with no number, several
       numbers or an unknown company is a candidate by itself (carrier_not_recognised, and the
-      classifier looks closer at the rest);
+      classifier looks closer at the rest). Packages are read alone, by the Shopify order they
+      carry (`package.shopify_order_id`, kept equal to their supplier order's by triggers): the
+      supplier order's status is not looked at, so this branch is looser than the classifier.
+      A package of a cancelled supplier order still pairs (its order is a candidate anyway,
+      through the cancelled supplier orders branch, and the classifier ignores the package),
+      and one whose supplier order says delivered while its own tracking does not may be
+      flagged as without movement (an extra candidate the classifier clears);
     - two live fulfilments of one order with the same (first) number (duplicate_fulfilment; an
       over-fulfilled line with distinct numbers is found when its order changes, by the
       incremental pass, or when another branch names the order);
@@ -628,15 +634,13 @@ WITH lf AS NOT MATERIALIZED (
       AND (f.status IN ('success', 'SUCCESS') OR {LIVE_FULFILLMENT_STATUSES_SQL})
 ),
 pkf AS (
-    SELECT s.shop_id, s.shopify_order_id AS order_id, p.tracking_number_norm AS norm, p.carrier,
+    SELECT p.shop_id, p.shopify_order_id AS order_id, p.tracking_number_norm AS norm, p.carrier,
            coalesce(p.last_event_at, p.shipped_at, p.stored_at) < $1::timestamptz
-             AND s.status <> 'delivered'
              AND coalesce(lower(p.tracking_status), '') NOT IN ('delivered', 'returned')
              AS maybe_stalled
     FROM package p
-    JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
-    WHERE p.superseded_at IS NULL AND s.status <> 'cancelled' AND s.shopify_order_id IS NOT NULL
-      AND p.shop_id BETWEEN $3 AND $4 AND s.shop_id BETWEEN $3 AND $4
+    WHERE p.shopify_order_id IS NOT NULL AND p.superseded_at IS NULL
+      AND p.shop_id BETWEEN $3 AND $4
 )
 SELECT coalesce(pkf.shop_id, lf.shop_id) AS shop_id,
        coalesce(pkf.order_id, lf.order_id) AS order_id, NULL::bigint AS orphan_id

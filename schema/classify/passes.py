@@ -108,14 +108,9 @@ async def _thresholds_param(
 
 async def _carrier_param(connection: Connection, *, scoped: bool) -> dict[str, list[str]]:
     """For each supplier carrier in scope, the Shopify company keys that count as the same."""
-    source = (
-        "classify_package p"  # the packages of the orders in scope (`gather_sql`)
-        if scoped
-        else """
-        package p
-        JOIN supplier_order s ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id
-        """
-    )
+    # scoped: the packages of the orders in scope (`gather_sql`); else every package (each has
+    # its supplier order: the foreign key)
+    source = "classify_package p" if scoped else "package p"
     names = await connection.fetch(
         f"""
         SELECT DISTINCT p.carrier FROM {source}

@@ -113,7 +113,12 @@ class SupplierOrder(SQLModel, table=True):
 
 
 class Package(SQLModel, table=True):
-    """One shipped parcel: identified by (supplier order, normalised tracking number)."""
+    """One shipped parcel: identified by (supplier order, normalised tracking number).
+
+    `shopify_order_id` is a copy of its supplier order's, kept exact by triggers (migration
+    0008: filled on insert and on a change of supplier order, moved when the supplier order is
+    relinked); writers never set it. It lets the report's screen read packages alone.
+    """
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -134,6 +139,8 @@ class Package(SQLModel, table=True):
     shop_id: int = shop_key()
     package_id: int | None = bigint_id(generated=True)
     supplier_order_id: int = Field(sa_type=BigInteger)
+    # The supplier order's Shopify order (NULL while it has none); maintained by the database.
+    shopify_order_id: int | None = Field(default=None, sa_type=BigInteger)
     tracking_number: str
     tracking_number_norm: str
     carrier: str | None = None

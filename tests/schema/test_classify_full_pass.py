@@ -58,12 +58,14 @@ def _class_data(rows: dict[tuple[str, int, str], dict[str, Any]]) -> dict[Any, t
 
 
 async def _seed_edge_cases(connection: Connection) -> None:
-    """Orders the screen must still see: a fulfilment with two numbers, one without any, the
-    supplier's one number fulfilled twice, a supplier order pointing at an order never stored,
-    one without a reference."""
+    """Orders the screen must still see: a fulfilment with two numbers, one without any, a
+    fulfilment pairing with a cancelled supplier order's package, the supplier's one number
+    fulfilled twice, a supplier order pointing at an order never stored, one without a
+    reference; and one it may flag needlessly (delivered at the supplier, not on the package's
+    tracking)."""
     shop = await seed_shop(connection, domain="edges.myshopify.com")
     account = await seed_account(connection, name="cj-edges")
-    for order_id in (1, 2, 3, 4):
+    for order_id in (1, 2, 5, 6):
         await seed_order(connection, shop_id=shop, order_id=order_id)
         await seed_fulfillment_order(
             connection,
@@ -88,16 +90,67 @@ async def _seed_edge_cases(connection: Connection) -> None:
     # 2: a fulfilment without a number next to the synced one: fulfilled twice
     await seed_fulfillment(connection, shop_id=shop, order_id=2, fulfillment_id=21, tracking=["A2"])
     await seed_fulfillment(connection, shop_id=shop, order_id=2, fulfillment_id=22, tracking=[])
-    # 3: the supplier's number on two live fulfilments: every package pairs, carriers agree
-    for fulfillment_id in (31, 32):
+    # 5: the supplier's number on two live fulfilments: every package pairs, carriers agree
+    for fulfillment_id in (51, 52):
         await seed_fulfillment(
-            connection, shop_id=shop, order_id=3, fulfillment_id=fulfillment_id, tracking=["A3"]
+            connection, shop_id=shop, order_id=5, fulfillment_id=fulfillment_id, tracking=["A5"]
         )
-    # 4: the same, but one of the two was cancelled: no duplicate
-    await seed_fulfillment(connection, shop_id=shop, order_id=4, fulfillment_id=41, tracking=["A4"])
+    # 6: the same, but one of the two was cancelled: no duplicate
+    await seed_fulfillment(connection, shop_id=shop, order_id=6, fulfillment_id=61, tracking=["A6"])
     await seed_fulfillment(
-        connection, shop_id=shop, order_id=4, fulfillment_id=42, tracking=["A4"], status="cancelled"
+        connection, shop_id=shop, order_id=6, fulfillment_id=62, tracking=["A6"], status="cancelled"
     )
+    # packages are screened without their supplier order's status (`package.shopify_order_id`)
+    for order_id in (3, 4):
+        await seed_order(connection, shop_id=shop, order_id=order_id)
+        await seed_fulfillment_order(
+            connection,
+            shop_id=shop,
+            order_id=order_id,
+            fulfillment_order_id=order_id * 10,
+            status="closed",
+        )
+    # 3: a fulfilment carrying the number of a cancelled supplier order's package pairs with
+    # it on the screen, but the classifier ignores that package: Shopify has a foreign number
+    live = await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="E3",
+        shopify_order_id=3,
+        status="shipped",
+    )
+    await seed_package(connection, shop_id=shop, supplier_order_id=live, tracking="A3")
+    await seed_fulfillment(connection, shop_id=shop, order_id=3, fulfillment_id=31, tracking=["A3"])
+    cancelled = await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="E3X",
+        shopify_order_id=3,
+        status="cancelled",
+    )
+    await seed_package(connection, shop_id=shop, supplier_order_id=cancelled, tracking="C3")
+    await seed_fulfillment(connection, shop_id=shop, order_id=3, fulfillment_id=32, tracking=["C3"])
+    # 4: delivered says the supplier order, not the package's own tracking, long quiet: the
+    # screen flags it as maybe stalled, the classifier does not
+    delivered = await seed_supplier_order(
+        connection,
+        shop_id=shop,
+        account_id=account,
+        external_id="E4",
+        shopify_order_id=4,
+        status="delivered",
+    )
+    await seed_package(
+        connection,
+        shop_id=shop,
+        supplier_order_id=delivered,
+        tracking="A4",
+        last_event_at=NOW - timedelta(days=30),
+        tracking_status="in_transit",
+    )
+    await seed_fulfillment(connection, shop_id=shop, order_id=4, fulfillment_id=41, tracking=["A4"])
     for external_id, reference in (("E-LOST", 999), ("E-NOREF", None)):
         await seed_supplier_order(
             connection,
@@ -107,14 +160,6 @@ async def _seed_edge_cases(connection: Connection) -> None:
             shopify_order_id=reference,
             stored_at=NOW - timedelta(days=1),
         )
-
-
-async def _shop_id(pool: asyncpg.Pool, domain: str) -> int:
-    async with pool.acquire() as connection:
-        shop_id: int = await connection.fetchval(
-            "SELECT shop_id FROM shop WHERE domain = $1", domain
-        )
-    return shop_id
 
 
 async def test_the_screen_misses_nothing_the_classifier_finds_on_every_order(
@@ -136,20 +181,22 @@ async def test_the_screen_misses_nothing_the_classifier_finds_on_every_order(
         monkeypatch.setattr(passes, "candidate_orders_sql", lambda: _EVERYTHING)
         everything = await run_full_pass(connection, now=NOW, thresholds=Thresholds())
         found_again = _class_data(await _open_rows(connection))
+        edges = await connection.fetch(
+            "SELECT m.order_id, m.class FROM mismatch m JOIN shop s ON s.shop_id = m.shop_id"
+            " WHERE s.domain = 'edges.myshopify.com' AND m.resolved_at IS NULL"
+            " AND m.order_id IN (3, 4, 5, 6)"
+        )
     assert (everything.opened, everything.resolved) == (0, 0)
     assert everything.found == screened.found
     assert found_again == found
     edge_classes = {key[2] for key in found if key[0] == "supplier_order"}
     assert edge_classes == {"supplier_order_without_shopify_order"}
     assert sum(1 for key in found if key[0] == "supplier_order") == 3  # planted + two edges
-    edge_shop = await _shop_id(pool, "edges.myshopify.com")
-    async with pool.acquire() as connection:
-        duplicated = await connection.fetch(
-            "SELECT order_id FROM mismatch WHERE shop_id = $1 AND resolved_at IS NULL"
-            " AND class = 'duplicate_fulfilment' ORDER BY order_id",
-            edge_shop,
-        )
-    assert [row["order_id"] for row in duplicated] == [3]  # 4's second fulfilment is cancelled
+    # 6's second fulfilment is cancelled: no duplicate
+    assert {(row["order_id"], row["class"]) for row in edges} == {
+        (3, "tracking_mismatch"),
+        (5, "duplicate_fulfilment"),
+    }
 
 
 async def test_a_full_pass_rewrites_no_unchanged_row_and_readers_see_it_persisting(

@@ -24,6 +24,7 @@ __all__ = [
     "ClassFragment",
     "candidate_orders_sql",
     "classified_orders_sql",
+    "duplicated_sql",
     "gather_sql",
     "orphan_supplier_orders_sql",
     "shop_attention_sql",
@@ -185,6 +186,17 @@ def _aggregates(*, scoped: bool) -> str:
     def rows(table: str, alias: str) -> str:
         return _scoped_rows(table, alias) if scoped else f"{table} {alias}"
 
+    # The fulfilment lines of the orders with several live fulfilments (`fta`): scoped, one
+    # index lookup per such order (a few percent of those in scope), not one per order.
+    several = "(SELECT shop_id, order_id FROM fta WHERE n_ful > 1) m"
+    fulfilled_lines = (
+        f"{several} CROSS JOIN LATERAL (SELECT * FROM shopify_fulfillment_line fl"
+        " WHERE fl.shop_id = m.shop_id AND fl.order_id = m.order_id OFFSET 0) fl"
+        if scoped
+        else f"{several} JOIN shopify_fulfillment_line fl"
+        " ON fl.shop_id = m.shop_id AND fl.order_id = m.order_id"
+    )
+
     carrier_differs = (
         f"pk.carrier IS NOT NULL AND ftn.company IS NOT NULL AND pk.carrier <> ftn.company"
         f" AND NOT (coalesce($3::jsonb -> pk.carrier, jsonb_build_array({_key('pk.carrier')}))"
@@ -257,10 +269,12 @@ fta AS (
     GROUP BY 1, 2
 ),
 ovf AS (
+    -- Lines fulfilled beyond their quantity. Shopify refuses one fulfilment for more than a
+    -- line's open quantity, so only orders with two or more live fulfilments are looked at.
     SELECT q.shop_id, q.order_id, count(*) AS n_over
     FROM (
         SELECT fl.shop_id, fl.order_id, fl.line_item_id, sum(fl.quantity) AS fulfilled
-        FROM {rows("shopify_fulfillment_line", "fl")}
+        FROM {fulfilled_lines}
         JOIN {"classify_fulfillment" if scoped else "shopify_fulfillment"} f
           ON f.shop_id = fl.shop_id AND f.fulfillment_id = fl.fulfillment_id
          AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
@@ -579,6 +593,29 @@ WHERE o.order_id IS NULL OR s.shop_id IS NULL
 """
 
 
+def duplicated_sql() -> str:
+    """(shop_id, order_id): orders with two live fulfilments carrying the same tracking numbers,
+    for the screen (`candidate_orders_sql`, temp table `classify_duplicated`).
+
+    The fulfilment index `ix_shopify_fulfillment_by_order_numbers` holds (shop, order, numbers)
+    in order with the status beside them, so this is one index-only scan and a streaming group
+    count (run with hash aggregation off: a hash over a million groups costs twice as much, and
+    a self-join of the table three times). Whole arrays are compared: a fulfilment with one
+    number equals another on its first number exactly when their arrays are equal, and one with
+    no number or several is a candidate by itself (`candidate_orders_sql`), so nothing is missed.
+    The `success` short-cut spares `lower()` on most rows. Parameters: $1, $2 bigint, the
+    batch's shop ids (inclusive bounds, `ShopBatch`).
+    """
+    return f"""
+SELECT f.shop_id, f.order_id
+FROM shopify_fulfillment f
+WHERE f.shop_id BETWEEN $1 AND $2
+  AND (f.status IN ('success', 'SUCCESS') OR {LIVE_FULFILLMENT_STATUSES_SQL})
+GROUP BY f.shop_id, f.order_id, f.tracking_numbers_norm
+HAVING count(*) > 1
+"""
+
+
 def candidate_orders_sql() -> str:
     """The full pass's screen: every order any class could apply to, and every supplier order
     that may be an orphan, in one statement over each table (full pass).
@@ -592,26 +629,24 @@ def candidate_orders_sql() -> str:
     inclusive bounds: a pass screens each batch of shops in its own transaction, see
     `schema.classify.batches`; `classify_unclaimed` holds the batch's rows only).
 
-    It is built for a whole-table pass: hash joins on narrow rows, no aggregation over whole
-    tables (a hash aggregate over a million groups costs several hash joins), each table read
-    once (fulfilments twice: a second scan costs no more than materialising a million rows),
-    and cheap exact short-cuts before `lower()` for the common status values. The branches, by
-    the classes they stand for:
-    - packages and live fulfilments that do not pair up on (order, tracking number), or pair
-      with different carriers, or a package without movement (shipped_not_synced,
-      tracking_mismatch, partially_synced, fulfilled_without_supplier_shipment, push_failed,
-      tracking_stalled). A fulfilment pairs on its first number; one with no number, several
+    It is built for a whole-table pass: the pairing below merges two indexes read in the same
+    order (no hash of a million rows, no sort), no hash aggregation over whole tables (a hash
+    aggregate over a million groups costs several hash joins), each table read once or twice,
+    and cheap exact short-cuts before `lower()` for the common status values. A package's
+    Shopify order is its own column (`package.shopify_order_id`, kept by triggers), so no
+    supplier order is read here: packages of cancelled or delivered supplier orders take part
+    too, which can only add candidates. The branches, by the classes they stand for:
+    - packages and live fulfilments that do not pair up on (order, numbers: a package's one
+      number against a fulfilment's array), or pair with different carriers
+      (shipped_not_synced, tracking_mismatch, partially_synced,
+      fulfilled_without_supplier_shipment, push_failed); a fulfilment with no number, several
       numbers or an unknown company is a candidate by itself (carrier_not_recognised, and the
-      classifier looks closer at the rest). Packages are read alone, by the Shopify order they
-      carry (`package.shopify_order_id`, kept equal to their supplier order's by triggers): the
-      supplier order's status is not looked at, so this branch is looser than the classifier.
-      A package of a cancelled supplier order still pairs (its order is a candidate anyway,
-      through the cancelled supplier orders branch, and the classifier ignores the package),
-      and one whose supplier order says delivered while its own tracking does not may be
-      flagged as without movement (an extra candidate the classifier clears);
-    - two live fulfilments of one order with the same (first) number (duplicate_fulfilment; an
-      over-fulfilled line with distinct numbers is found when its order changes, by the
-      incremental pass, or when another branch names the order);
+      classifier looks closer at the rest); `ix_package_by_order_numbers` and
+      `ix_shopify_fulfillment_by_order_numbers` hold every column this reads;
+    - packages without movement since the smallest stalled threshold (tracking_stalled);
+    - from `classify_duplicated` (`duplicated_sql`): two live fulfilments of one order with the
+      same numbers (duplicate_fulfilment; an over-fulfilled line with distinct numbers is found
+      when its order changes, by the incremental pass, or when another branch names the order);
     - open, scheduled or held fulfillment orders (partially_synced, held_in_shopify,
       archived_unfulfilled, cancelled_at_supplier_open_in_shopify);
     - orders cancelled, not paid, or archived unfulfilled (cancelled_in_shopify_active_at_supplier,
@@ -624,36 +659,32 @@ def candidate_orders_sql() -> str:
     number, which the pairing finds.
     """
     return f"""
-WITH lf AS NOT MATERIALIZED (
-    SELECT f.shop_id, f.order_id, f.fulfillment_id, f.tracking_numbers_norm[1] AS norm,
-           f.tracking_company AS company,
-           cardinality(f.tracking_numbers_norm) <> 1
-               OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[])) AS alone
-    FROM shopify_fulfillment f
-    WHERE f.shop_id BETWEEN $3 AND $4
-      AND (f.status IN ('success', 'SUCCESS') OR {LIVE_FULFILLMENT_STATUSES_SQL})
-),
-pkf AS (
-    SELECT p.shop_id, p.shopify_order_id AS order_id, p.tracking_number_norm AS norm, p.carrier,
-           coalesce(p.last_event_at, p.shipped_at, p.stored_at) < $1::timestamptz
-             AND coalesce(lower(p.tracking_status), '') NOT IN ('delivered', 'returned')
-             AS maybe_stalled
-    FROM package p
-    WHERE p.shopify_order_id IS NOT NULL AND p.superseded_at IS NULL
-      AND p.shop_id BETWEEN $3 AND $4
-)
-SELECT coalesce(pkf.shop_id, lf.shop_id) AS shop_id,
-       coalesce(pkf.order_id, lf.order_id) AS order_id, NULL::bigint AS orphan_id
-FROM pkf
-FULL JOIN lf ON lf.shop_id = pkf.shop_id AND lf.order_id = pkf.order_id AND lf.norm = pkf.norm
-WHERE pkf.norm IS NULL OR lf.norm IS NULL OR pkf.maybe_stalled OR lf.alone
-   OR pkf.carrier IS DISTINCT FROM lf.company
+-- Packages and live fulfilments paired on (order, numbers): a merge full join of two indexes
+-- read index-only in the same order (run with hash joins off). The rows stay whole table rows
+-- (`SELECT *`) and the flags are computed above the join: an expression computed below a full
+-- join would hide the index order from the planner.
+SELECT coalesce(p.shop_id, f.shop_id) AS shop_id,
+       coalesce(p.shopify_order_id, f.order_id) AS order_id, NULL::bigint AS orphan_id
+FROM (SELECT * FROM package p
+      WHERE p.shop_id BETWEEN $3 AND $4 AND p.shopify_order_id IS NOT NULL
+        AND p.superseded_at IS NULL) p
+FULL JOIN (SELECT * FROM shopify_fulfillment f
+           WHERE f.shop_id BETWEEN $3 AND $4
+             AND (f.status IN ('success', 'SUCCESS') OR {LIVE_FULFILLMENT_STATUSES_SQL})) f
+       ON f.shop_id = p.shop_id AND f.order_id = p.shopify_order_id
+      AND f.tracking_numbers_norm = ARRAY[p.tracking_number_norm::text]
+WHERE p.shop_id IS NULL OR f.shop_id IS NULL
+   OR cardinality(f.tracking_numbers_norm) <> 1
+   OR NOT (coalesce(f.tracking_company, '') = ANY ($2::text[]))
+   OR p.carrier IS DISTINCT FROM f.tracking_company
 UNION ALL
--- the number compared as a filter, not a hash key: the join pairs fulfilments of one order
-SELECT f.shop_id, f.order_id, NULL
-FROM lf f
-JOIN lf f2 ON f2.shop_id = f.shop_id AND f2.order_id = f.order_id
-WHERE f2.fulfillment_id > f.fulfillment_id AND (f2.norm = f.norm) IS TRUE
+SELECT p.shop_id, p.shopify_order_id, NULL FROM package p
+WHERE p.shop_id BETWEEN $3 AND $4 AND p.shopify_order_id IS NOT NULL
+  AND p.superseded_at IS NULL
+  AND coalesce(p.last_event_at, p.shipped_at, p.stored_at) < $1::timestamptz
+  AND coalesce(lower(p.tracking_status), '') NOT IN ('delivered', 'returned')
+UNION ALL
+SELECT d.shop_id, d.order_id, NULL FROM classify_duplicated d
 UNION ALL
 SELECT fo.shop_id, fo.order_id, NULL FROM shopify_fulfillment_order fo
 WHERE fo.shop_id BETWEEN $3 AND $4 AND fo.status NOT IN ('closed', 'CLOSED')

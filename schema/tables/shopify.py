@@ -134,15 +134,15 @@ class ShopifyFulfillment(SQLModel, table=True):
     __tablename__ = "shopify_fulfillment"
     __table_args__ = (
         _order_fk("shopify_fulfillment"),
-        # An order's fulfilments sorted by their numbers, with their status: the lookups by order,
-        # and the report's duplicate check (live fulfilments of one order with the same
-        # numbers), which reads this index alone, in order, with no sort and no hash.
+        # An order's fulfilments sorted by their numbers, with their status and company: the
+        # lookups by order, and the report's full pass (pairing with packages, duplicate check),
+        # which reads this index alone, in order, with no sort and no hash.
         Index(
             "ix_shopify_fulfillment_by_order_numbers",
             "shop_id",
             "order_id",
             "tracking_numbers_norm",
-            postgresql_include=["status"],
+            postgresql_include=["status", "tracking_company"],
         ),
     )
 

@@ -116,8 +116,11 @@ class Package(SQLModel, table=True):
     """One shipped parcel: identified by (supplier order, normalised tracking number).
 
     `shopify_order_id` is a copy of its supplier order's, kept exact by triggers (migration
-    0008: filled on insert and on a change of supplier order, moved when the supplier order is
-    relinked); writers never set it. It lets the report's screen read packages alone.
+    0009: filled on insert and on a change of supplier order, moved when the supplier order is
+    relinked); writers never set it. It lets the report's screen read packages alone: the
+    current packages in (shop, order, number) order, from `ix_package_by_order_numbers` alone,
+    merged with the fulfilments' index of the same order. The index holds no column a tracking
+    event changes, so those updates stay HOT.
     """
 
     __table_args__ = (
@@ -133,6 +136,15 @@ class Package(SQLModel, table=True):
             "supplier_order_id",
             "tracking_number_norm",
             unique=True,
+        ),
+        # Keyed like a fulfilment's `tracking_numbers_norm` (an array) so the two merge-join.
+        Index(
+            "ix_package_by_order_numbers",
+            "shop_id",
+            "shopify_order_id",
+            text("ARRAY[tracking_number_norm::text]"),
+            postgresql_include=["tracking_number_norm", "carrier"],
+            postgresql_where=text("superseded_at IS NULL"),
         ),
     )
 

@@ -6,8 +6,13 @@ Create Date: 2026-11-27 23:45:00
 
 The full pass's screen pairs packages with fulfilment numbers per Shopify order. A package knew
 its order only through its supplier order, so the screen joined `supplier_order` (hashing every
-supplier order, probing every package) for that one column. This copies the supplier order's
-`shopify_order_id` onto its packages and keeps the copy exact in the database, whoever writes:
+supplier order, probing every package) for that one column, then hashed every package to
+full-join the fulfilments. This copies the supplier order's `shopify_order_id` onto its
+packages, keeps the copy exact in the database, whoever writes, and indexes the current
+packages by (shop, order, number as a one-element array) with the carrier beside them:
+`ix_package_by_order_numbers`, which the screen merge-joins, read index-only, with
+`ix_shopify_fulfillment_by_order_numbers` (migration 0008). A tracking event (status, last
+event) changes no indexed column, so its update can stay HOT. The triggers:
 
 - `package_shopify_order` (BEFORE INSERT, or UPDATE of the key or the copy, FOR EACH ROW)
   reads it from the supplier order by primary key, the lookup the foreign key check makes
@@ -87,9 +92,15 @@ def upgrade() -> None:
         op.execute(function)
     for statement in _TRIGGERS:
         op.execute(statement)
+    op.execute(
+        "CREATE INDEX ix_package_by_order_numbers ON package"
+        " (shop_id, shopify_order_id, (ARRAY[tracking_number_norm::text]))"
+        " INCLUDE (tracking_number_norm, carrier) WHERE superseded_at IS NULL"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_package_by_order_numbers")
     op.execute("DROP TRIGGER IF EXISTS package_shopify_order_relink ON supplier_order")
     op.execute("DROP TRIGGER IF EXISTS package_shopify_order ON package")
     op.execute("DROP FUNCTION IF EXISTS supplier_order_relink_packages()")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -154,7 +154,8 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         description="Batches of shops the full pass classifies at once, each on its own"
-        " database connection (about one per database core; keep below db_pool_max).",
+        " database connection (about one per database core; at most db_pool_max, and below it"
+        " so other jobs keep a connection).",
     )
     # Connecting stores and keeping them in sync (docs/connect.md).
     shopify_app_client_id: str | None = Field(
@@ -259,6 +260,19 @@ class Settings(BaseSettings):
             msg = "must contain {shop} and {endpoint}"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _full_pass_fits_the_pool(self) -> "Settings":
+        # The full pass holds one pool connection per batch at once: more batches than the pool
+        # has connections would wait forever for one the pass itself holds.
+        if self.classify_full_pass_concurrency > self.db_pool_max:
+            msg = (
+                f"classify_full_pass_concurrency ({self.classify_full_pass_concurrency}) must not"
+                f" exceed db_pool_max ({self.db_pool_max}): each batch of the full pass holds"
+                " a connection of the worker's pool"
+            )
+            raise ValueError(msg)
+        return self
 
     @property
     def uses_embedded_servers(self) -> bool:

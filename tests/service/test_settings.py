@@ -31,6 +31,13 @@ def test_invalid_values_name_the_problem(field: str, value: str, message: str) -
     assert message in str(caught.value)
 
 
+def test_a_full_pass_wider_than_the_pool_is_refused() -> None:
+    with pytest.raises(ValidationError, match="must not exceed db_pool_max"):
+        Settings(classify_full_pass_concurrency=4, db_pool_max=3, _env_file=None)
+    at_the_edge = Settings(classify_full_pass_concurrency=3, db_pool_max=3, _env_file=None)
+    assert at_the_edge.classify_full_pass_concurrency == 3
+
+
 def test_env_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DROPSYNC_PORT", "9001")
     monkeypatch.setenv("DROPSYNC_DB_TIMEOUT", "PT5S")

@@ -88,6 +88,15 @@ async def store_supplier_poll(
     new number in place of a single current one it no longer lists is a relabel too. The
     caller owns the transaction.
     """
+    # The supplier order first, then its packages: the order every writer takes (a supplier
+    # message upserts the order, then its packages; a package insert locks its order, see
+    # migration 0009). Locking the packages first would deadlock with a message for this order.
+    await connection.execute(
+        "SELECT 1 FROM supplier_order WHERE shop_id = $1 AND supplier_order_id = $2"
+        " FOR NO KEY UPDATE",
+        order.shop_id,
+        order.supplier_order_id,
+    )
     existing = {
         row["package_id"]
         for row in await connection.fetch(

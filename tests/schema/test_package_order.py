@@ -3,6 +3,7 @@ Shopify order exact, whoever writes (migration 0009), and the full pass reads it
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -10,9 +11,12 @@ import asyncpg
 from alembic import command
 
 from core.report_classes import Thresholds
+from core.supplier_model import ShippedPackage
+from core.tracking import make_tracking_number
 from schema.classify.passes import run_full_pass
 from schema.db import Connection, init_connection
 from schema.migrate import alembic_config
+from schema.queries.supplier_poll import DueSupplierOrder, store_supplier_poll
 from schema.queries.supplier_state import upsert_supplier_order
 from tests.seed import (
     NOW,
@@ -281,3 +285,66 @@ def test_the_migration_fills_the_packages_already_stored(servers: tuple[str, str
     assert filled == {"A1": 1, "A2": 1, "B": None}
     assert dirty == set()  # a copied column changes no class
     assert relinked == {"A1": 2, "A2": 2, "B": 2}
+
+
+async def test_a_poll_locks_its_supplier_order_before_its_packages(pool: asyncpg.Pool) -> None:
+    """Writers lock a supplier order, then its packages (a package insert locks its order): a
+    poll taking the packages first would deadlock with a message for the same order."""
+    async with pool.acquire() as connection:
+        shop, _, so = await _store(connection)
+        await seed_package(connection, shop_id=shop, supplier_order_id=so, tracking="A1")
+    order = DueSupplierOrder(
+        shop_id=shop,
+        supplier_order_id=so,
+        external_id="SO1",
+        shopify_order_id=1,
+        poll_failures=0,
+        needs_refresh=False,
+    )
+    shipped = ShippedPackage(
+        tracking=make_tracking_number("B1"),
+        carrier="YunExpress",
+        tracking_url=None,
+        items=(),
+        status=None,
+        events=(),
+    )
+    async with pool.acquire() as message, pool.acquire() as poller:
+        message_tx = message.transaction()
+        await message_tx.start()
+        # a supplier message for this order holds it, as `upsert_supplier_order` does
+        await message.execute(
+            "UPDATE supplier_order SET updated_at = updated_at WHERE supplier_order_id = $1", so
+        )
+
+        async def poll() -> None:
+            async with poller.transaction():
+                await store_supplier_poll(
+                    poller,
+                    order=order,
+                    cancelled=False,
+                    packages=[shipped, replace(shipped, tracking=make_tracking_number("A1"))],
+                    now=NOW,
+                    base_backoff=timedelta(minutes=5),
+                    max_backoff=timedelta(hours=1),
+                )
+
+        polling = asyncio.create_task(poll())
+        poller_pid = poller.get_server_pid()
+        for _ in range(200):  # until the poll waits on a lock
+            waiting = await message.fetchval(
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", poller_pid
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert waiting
+        # the poll waits for the order and holds none of its packages: the message can go on
+        locked = await message.fetch(
+            "SELECT package_id FROM package WHERE supplier_order_id = $1 FOR UPDATE NOWAIT", so
+        )
+        assert len(locked) == 1
+        await message_tx.commit()
+        await asyncio.wait_for(polling, timeout=10)
+    async with pool.acquire() as connection:
+        assert await _copies(connection) == {"A1": 1, "B1": 1}

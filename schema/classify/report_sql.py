@@ -270,7 +270,8 @@ fta AS (
 ),
 ovf AS (
     -- Lines fulfilled beyond their quantity. Shopify refuses one fulfilment for more than a
-    -- line's open quantity, so only orders with two or more live fulfilments are looked at.
+    -- line's open quantity, so only lines in two or more live fulfilments (of orders with
+    -- several) are looked up.
     SELECT q.shop_id, q.order_id, count(*) AS n_over
     FROM (
         SELECT fl.shop_id, fl.order_id, fl.line_item_id, sum(fl.quantity) AS fulfilled
@@ -279,6 +280,7 @@ ovf AS (
           ON f.shop_id = fl.shop_id AND f.fulfillment_id = fl.fulfillment_id
          AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
         GROUP BY 1, 2, 3
+        HAVING count(*) > 1
     ) q
     JOIN shopify_line_item li ON li.shop_id = q.shop_id AND li.line_item_id = q.line_item_id
     WHERE q.fulfilled > li.quantity

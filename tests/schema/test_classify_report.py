@@ -19,6 +19,7 @@ from tests.seed import (
     seed_bulk,
     seed_fulfillment,
     seed_fulfillment_order,
+    seed_line_item,
     seed_order,
     seed_package,
     seed_planted_store,
@@ -421,3 +422,60 @@ async def test_a_split_supplier_order_counts_through_its_parts(pool: asyncpg.Poo
         (2, "partially_synced"),
         (part3, "supplier_order_without_shopify_order"),
     }
+
+
+async def test_a_line_fulfilled_twice_under_two_numbers_is_a_duplicate(pool: asyncpg.Pool) -> None:
+    """Two live fulfilments of one line (quantity 1), each with its own supplier number, fulfil
+    it twice; with one of them cancelled, or each on its own line, nothing is wrong."""
+    async with pool.acquire() as connection:
+        shop = await seed_shop(connection, domain="twice.myshopify.com")
+        account = await seed_account(connection, name="cj-twice")
+        for order_id in (1, 2, 3):
+            await seed_order(connection, shop_id=shop, order_id=order_id)
+            for line in (1, 2):
+                await seed_line_item(
+                    connection, shop_id=shop, order_id=order_id, line_item_id=order_id * 10 + line
+                )
+            await seed_fulfillment_order(
+                connection,
+                shop_id=shop,
+                order_id=order_id,
+                fulfillment_order_id=order_id * 10,
+                status="closed",
+            )
+            so = await seed_supplier_order(
+                connection,
+                shop_id=shop,
+                account_id=account,
+                external_id=f"TW{order_id}",
+                shopify_order_id=order_id,
+                status="shipped",
+            )
+            for part in ("A", "B"):
+                await seed_package(
+                    connection, shop_id=shop, supplier_order_id=so, tracking=f"{part}{order_id}"
+                )
+        # 1: both fulfilments carry line 11; 2: the same, the second cancelled; 3: a line each
+        for order_id, lines, status in (
+            (1, (11, 11), "success"),
+            (2, (21, 21), "cancelled"),
+            (3, (31, 32), "success"),
+        ):
+            for index, (part, line) in enumerate(zip(("A", "B"), lines, strict=True)):
+                await seed_fulfillment(
+                    connection,
+                    shop_id=shop,
+                    order_id=order_id,
+                    fulfillment_id=order_id * 10 + index,
+                    tracking=[f"{part}{order_id}"],
+                    status=status if index else "success",
+                    lines=[(line, 1)],
+                )
+        await run_incremental_pass(connection, now=NOW, thresholds=Thresholds())
+        rows = await _rows(connection, shop)
+    duplicates = {
+        order_id: row["detail"]
+        for (order_id, mismatch_class), row in rows.items()
+        if mismatch_class == "duplicate_fulfilment"
+    }
+    assert duplicates == {1: {"duplicate_tracking": None, "over_fulfilled_lines": 1}}

@@ -106,14 +106,12 @@ async def _thresholds_param(
     return entries, [row["shop_id"] for row in rows]
 
 
-async def _carrier_param(connection: Connection, *, scoped: bool) -> dict[str, list[str]]:
-    """For each supplier carrier in scope, the Shopify company keys that count as the same."""
-    # scoped: the packages of the orders in scope (`gather_sql`); else every package (each has
-    # its supplier order: the foreign key)
-    source = "classify_package p" if scoped else "package p"
+async def _carrier_param(connection: Connection) -> dict[str, list[str]]:
+    """For each supplier carrier in scope (the packages copied by `gather_sql`), the Shopify
+    company keys that count as the same."""
     names = await connection.fetch(
-        f"""
-        SELECT DISTINCT p.carrier FROM {source}
+        """
+        SELECT DISTINCT p.carrier FROM classify_package p
         WHERE p.carrier IS NOT NULL AND p.superseded_at IS NULL
         """
     )
@@ -364,7 +362,7 @@ async def _classify_and_merge(
     # or the screened candidates (full). Resolution covers everything on a full pass.
     for statement in gather_sql():
         await connection.execute(statement)
-    carriers = await _carrier_param(connection, scoped=True)
+    carriers = await _carrier_param(connection)
     open_before = await _open_counts(connection, shop_ids)
     await connection.execute(_CLASSIFIED)
     await connection.execute(
@@ -372,15 +370,13 @@ async def _classify_and_merge(
     )
     await connection.execute("ANALYZE classify_unsynced")
     await connection.execute(
-        f"INSERT INTO classified {classified_orders_sql(scoped=True)}",
+        f"INSERT INTO classified {classified_orders_sql()}",
         th,
         now,
         carriers,
         sorted(SHOPIFY_TRACKING_COMPANIES),
     )
-    await connection.execute(
-        f"INSERT INTO classified {orphan_supplier_orders_sql(scoped=True)}", th
-    )
+    await connection.execute(f"INSERT INTO classified {orphan_supplier_orders_sql()}", th)
     await connection.execute(f"INSERT INTO classified {shop_attention_sql()}", th, now)
     full_run = run_id if kind == "full" else None
     if full_run:

@@ -3,8 +3,9 @@
 One statement classifies every order in scope: each child table (supplier orders, packages,
 fulfilments, fulfillment orders, the push ledger) is aggregated once per order, the aggregates
 are joined to the orders, and each class is a predicate over that one row (`ORDER_CLASSES`).
-The same text serves the full pass (scope = every order: hash joins over whole tables) and the
-incremental pass (scope = the temp table `classify_scope`: index lookups per dirty order).
+The orders in scope are the temp table `classify_scope`: the screened candidates of a full pass
+(`candidate_orders_sql`) or the dirty orders of an incremental one; their rows are read through
+the indexes, once, into copies (`gather_sql`).
 
 Parameters of every statement built here:
   $1 jsonb        per-shop thresholds, in seconds (see `schema.classify.passes`)
@@ -135,20 +136,19 @@ FROM ({unsynced_cte(grace="'0 seconds'", shop_id=None, sources=GATHERED)}) u
 """
 
 
-def unsynced_packages_sql(*, scoped: bool) -> str:
+def unsynced_packages_sql() -> str:
     """CTEs `sos` (supplier orders linked to an order in scope) and `lf` (live Shopify
     fulfilments in scope), each read once; `pk` (current packages of live supplier orders,
     per Shopify order), `uns` (those of them shipped but not synced: `classify_unsynced`, see
     `unsynced_in_scope_sql`) and `ftn` (tracking numbers on live Shopify fulfilments, per
     order, for mismatches, duplicates and carriers).
     """
-    # `sos`, `lf` and `pk` are read once (MATERIALIZED) and shared by the CTEs below and in
-    # `_aggregates`; scoped, each is an index lookup per order (or supplier order) in scope.
-    tables = GATHERED if scoped else {name: name for name in GATHERED}
-    sos_from = f"{tables['supplier_order']} s"
-    lf_from = f"{tables['shopify_fulfillment']} f"
+    # `sos`, `lf` and `pk` are read once (MATERIALIZED) from the copies of the rows in scope
+    # (`gather_sql`) and shared by the CTEs below and in `_aggregates`.
+    sos_from = f"{GATHERED['supplier_order']} s"
+    lf_from = f"{GATHERED['shopify_fulfillment']} f"
     pk_from = (
-        f"{tables['package']} p JOIN sos s"
+        f"{GATHERED['package']} p JOIN sos s"
         " ON s.shop_id = p.shop_id AND s.supplier_order_id = p.supplier_order_id"
     )
     return f"""
@@ -182,19 +182,13 @@ ftn AS (
 )"""
 
 
-def _aggregates(*, scoped: bool) -> str:
-    def rows(table: str, alias: str) -> str:
-        return _scoped_rows(table, alias) if scoped else f"{table} {alias}"
-
-    # The fulfilment lines of the orders with several live fulfilments (`fta`): scoped, one
-    # index lookup per such order (a few percent of those in scope), not one per order.
-    several = "(SELECT shop_id, order_id FROM fta WHERE n_ful > 1) m"
+def _aggregates() -> str:
+    # The fulfilment lines of the orders with several live fulfilments (`fta`): one index
+    # lookup per such order (a few percent of those in scope), not one per order.
     fulfilled_lines = (
-        f"{several} CROSS JOIN LATERAL (SELECT * FROM shopify_fulfillment_line fl"
+        "(SELECT shop_id, order_id FROM fta WHERE n_ful > 1) m"
+        " CROSS JOIN LATERAL (SELECT * FROM shopify_fulfillment_line fl"
         " WHERE fl.shop_id = m.shop_id AND fl.order_id = m.order_id OFFSET 0) fl"
-        if scoped
-        else f"{several} JOIN shopify_fulfillment_line fl"
-        " ON fl.shop_id = m.shop_id AND fl.order_id = m.order_id"
     )
 
     carrier_differs = (
@@ -276,7 +270,7 @@ ovf AS (
     FROM (
         SELECT fl.shop_id, fl.order_id, fl.line_item_id, sum(fl.quantity) AS fulfilled
         FROM {fulfilled_lines}
-        JOIN {"classify_fulfillment" if scoped else "shopify_fulfillment"} f
+        JOIN classify_fulfillment f
           ON f.shop_id = fl.shop_id AND f.fulfillment_id = fl.fulfillment_id
          AND lower(f.status) NOT IN ('cancelled', 'error', 'failure')
         GROUP BY 1, 2, 3
@@ -297,7 +291,7 @@ foa AS (
            jsonb_agg(jsonb_build_object('fulfillment_order_id', fo.fulfillment_order_id,
                                         'holds', fo.holds) ORDER BY fo.fulfillment_order_id)
                FILTER (WHERE lower(fo.status) = 'on_hold') AS holds
-    FROM {rows("shopify_fulfillment_order", "fo")}
+    FROM {_scoped_rows("shopify_fulfillment_order", "fo")}
     GROUP BY 1, 2
 ),
 pua AS (
@@ -306,7 +300,7 @@ pua AS (
            max(pu.updated_at) AS failed_at,
            (array_agg(pu.last_error ORDER BY pu.updated_at DESC))[1] AS last_error,
            array_agg(pu.push_id ORDER BY pu.push_id) AS push_ids
-    FROM {"classify_push" if scoped else "push"} pu
+    FROM classify_push pu
     WHERE pu.status = 'failed'
     GROUP BY 1, 2
 )"""
@@ -500,13 +494,13 @@ _COLUMNS = (
 )
 
 
-def classified_orders_sql(*, scoped: bool) -> str:
+def classified_orders_sql() -> str:
     """SELECT of every order-level class row (columns `_COLUMNS`) for the orders in scope.
 
     `flags` is computed once (MATERIALIZED) and each class is one branch of a UNION ALL that
     filters it by the class's predicate, so a class's evidence is built only for its hits.
     """
-    orders = f"{GATHERED['shopify_order'] if scoped else 'shopify_order'} o"
+    orders = f"{GATHERED['shopify_order']} o"
     branches = "\nUNION ALL\n".join(
         f"""SELECT f.shop_id, 'order' AS subject_kind, f.order_id AS subject_key, f.order_id,
        NULL::bigint AS supplier_order_id, '{fragment.mismatch_class.value}' AS class,
@@ -519,21 +513,16 @@ WHERE {fragment.when}"""
     )
     return f"""
 WITH {_THRESHOLDS},
-{unsynced_packages_sql(scoped=scoped)},
-{_aggregates(scoped=scoped)},
+{unsynced_packages_sql()},
+{_aggregates()},
 {_BASE.replace("{orders}", orders)}
 {branches}
 """
 
 
-def orphan_supplier_orders_sql(*, scoped: bool) -> str:
-    """Supplier orders no Shopify order claims (the supplier_order subject)."""
-    scope = (
-        "JOIN classify_scope_subjects ss ON ss.shop_id = s.shop_id"
-        " AND ss.subject_kind = 'supplier_order' AND ss.subject_key = s.supplier_order_id"
-        if scoped
-        else ""
-    )
+def orphan_supplier_orders_sql() -> str:
+    """Supplier orders in `classify_scope_subjects` that no Shopify order claims (the
+    supplier_order subject)."""
     spec = CLASS_SPECS[_C.SUPPLIER_ORDER_WITHOUT_SHOPIFY_ORDER]
     return f"""
 WITH {_THRESHOLDS}
@@ -549,7 +538,8 @@ SELECT s.shop_id, 'supplier_order' AS subject_kind, s.supplier_order_id AS subje
                  WHERE p.shop_id = s.shop_id AND p.supplier_order_id = s.supplier_order_id
                    AND p.carrier IS NOT NULL), '{{}}') AS carriers
 FROM supplier_order s
-{scope}
+JOIN classify_scope_subjects ss ON ss.shop_id = s.shop_id
+ AND ss.subject_kind = 'supplier_order' AND ss.subject_key = s.supplier_order_id
 JOIN th ON th.shop_id = s.shop_id
 WHERE s.status NOT IN ('cancelled', 'split')
   AND (s.shopify_order_id IS NULL OR NOT EXISTS (

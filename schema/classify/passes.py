@@ -488,6 +488,7 @@ async def run_full_pass(
         opened=sum(part.opened for part in done),
         resolved=sum(part.resolved for part in done),
     )
+    await _refresh_statistics(connection, changed=result.opened + result.resolved)
     log.info(
         "classify.pass_finished",
         run_id=run_id,
@@ -507,6 +508,20 @@ async def run_full_pass(
         failed = [shop for batch, _ in failures for shop in batch.shop_ids]
         raise FullPassIncompleteError(result, failed) from first_error
     return result
+
+
+async def _refresh_statistics(connection: Connection, *, changed: int) -> None:
+    """ANALYZE `mismatch` when a pass changed more rows than its statistics allow for.
+
+    autovacuum's own rule (50 rows plus a tenth of the rows the planner knows of), applied at
+    once rather than within the next minute or so: the first full pass of a new store opens
+    every row, and the report read right after it would otherwise be planned for an empty table
+    (a first page at 1,000,000 orders took 0.38 s instead of 0.08 s)."""
+    known: float = await connection.fetchval(
+        "SELECT reltuples FROM pg_class WHERE oid = 'mismatch'::regclass"
+    )
+    if changed > 50 + 0.1 * max(known, 0.0):
+        await connection.execute("ANALYZE mismatch")
 
 
 async def _full_pass_batch(

@@ -300,3 +300,35 @@ async def test_a_resolved_row_keeps_when_it_was_last_seen(pool: asyncpg.Pool) ->
     assert resolved["lifecycle"] == "resolved"
     assert resolved["last_run_id"] == seen.run_id
     assert resolved["last_seen_at"] == NOW + timedelta(minutes=1)
+
+
+async def test_a_pass_that_opens_many_rows_refreshes_the_planners_statistics(
+    pool: asyncpg.Pool,
+) -> None:
+    """The report read right after a new store's first full pass must not be planned for an
+    empty `mismatch` table; a pass that changes nothing leaves the statistics alone."""
+    async with pool.acquire() as connection:
+        shop = await seed_shop(connection, domain="stats.myshopify.com")
+        await seed_bulk(
+            connection,
+            shape=BulkShape(orders=2400),
+            shop_ids=[shop],
+            account_ids=[await seed_account(connection, name="stats-cj")],
+        )
+        await connection.execute("ANALYZE mismatch")  # empty, as after a bulk load
+        first = await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+        known = await connection.fetchval(
+            "SELECT reltuples FROM pg_class WHERE oid = 'mismatch'::regclass"
+        )
+        # a stale figure again: the next pass opens nothing, so it must not analyse
+        await connection.execute(
+            "UPDATE pg_class SET reltuples = 1 WHERE oid = 'mismatch'::regclass"
+        )
+        second = await run_full_pass(connection, now=NOW, thresholds=Thresholds())
+        after_second = await connection.fetchval(
+            "SELECT reltuples FROM pg_class WHERE oid = 'mismatch'::regclass"
+        )
+    assert first.opened > 50
+    assert known == first.opened
+    assert (second.opened, second.resolved) == (0, 0)
+    assert after_second == 1

@@ -65,7 +65,7 @@ async def _seed_edge_cases(connection: Connection) -> None:
     tracking)."""
     shop = await seed_shop(connection, domain="edges.myshopify.com")
     account = await seed_account(connection, name="cj-edges")
-    for order_id in (1, 2, 5, 6):
+    for order_id in range(1, 7):
         await seed_order(connection, shop_id=shop, order_id=order_id)
         await seed_fulfillment_order(
             connection,
@@ -74,6 +74,8 @@ async def _seed_edge_cases(connection: Connection) -> None:
             fulfillment_order_id=order_id * 10,
             status="closed",
         )
+    # 1, 2, 5, 6: one shipped supplier order with one package each
+    for order_id in (1, 2, 5, 6):
         so = await seed_supplier_order(
             connection,
             shop_id=shop,
@@ -100,16 +102,8 @@ async def _seed_edge_cases(connection: Connection) -> None:
     await seed_fulfillment(
         connection, shop_id=shop, order_id=6, fulfillment_id=62, tracking=["A6"], status="cancelled"
     )
-    # packages are screened without their supplier order's status (`package.shopify_order_id`)
-    for order_id in (3, 4):
-        await seed_order(connection, shop_id=shop, order_id=order_id)
-        await seed_fulfillment_order(
-            connection,
-            shop_id=shop,
-            order_id=order_id,
-            fulfillment_order_id=order_id * 10,
-            status="closed",
-        )
+    # 3 and 4: packages are screened without their supplier order's status
+    # (`package.shopify_order_id`)
     # 3: a fulfilment carrying the number of a cancelled supplier order's package pairs with
     # it on the screen, but the classifier ignores that package: Shopify has a foreign number
     live = await seed_supplier_order(
